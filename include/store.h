@@ -1,0 +1,165 @@
+/*
+ * store.h - the only module that speaks SQL. One SQLite file under
+ * data_dir, WAL mode; the runs table is the queue.
+ *
+ * A struct store is one connection and belongs to the thread that opened
+ * it (SQLITE_OPEN_NOMUTEX; every call asserts the owner). Workers open
+ * their own; HTTP threads use store_thread_get(), which opens one per
+ * thread on first use and closes it when the thread exits. Records
+ * returned through **out belong to the caller (run_free and friends).
+ */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+enum run_status {
+	RUN_QUEUED,
+	RUN_RUNNING,
+	RUN_SUCCEEDED,
+	RUN_FAILED,
+	RUN_CANCELLED,
+	RUN_ERROR,
+};
+
+enum step_status {
+	STEP_PENDING,
+	STEP_RUNNING,
+	STEP_SUCCEEDED,
+	STEP_FAILED,
+	STEP_SKIPPED,
+	STEP_CANCELLED,
+	STEP_ERROR,
+};
+
+struct step {
+	int64_t			 id;
+	int64_t			 run_id;
+	int			 idx;		/* position in the pipeline file */
+	char			*name;
+	enum step_status	 status;
+	int			 exit_code;	/* -1: none yet */
+	char			*reason;	/* NULL or why it ended so */
+	char			*needs;		/* space-separated step names */
+	bool			 deploy;	/* a deploy: true step */
+	int64_t			 started_at;	/* unix ms; 0: not yet */
+	int64_t			 finished_at;	/* unix ms; 0: not yet */
+};
+
+struct run {
+	int64_t		 id;
+	char		*repo;		/* "acme/shop" */
+	char		*provider;	/* "github" | "gitlab" */
+	char		*branch;
+	char		*commit;	/* full sha */
+	char		*message;	/* head commit message */
+	char		*author;	/* head commit author name */
+	char		*pusher;	/* who pushed */
+	char		*compare_url;	/* NULL if none */
+	char		*delivery_id;	/* NULL for manual runs */
+	char		*trigger;	/* "push" | "manual" | "rerun" */
+	enum run_status	 status;
+	char		*reason;	/* NULL or why it ended so */
+	int		 attempts;	/* times claimed by a worker */
+	int64_t		 created_at;	/* unix ms, arrival */
+	int64_t		 started_at;	/* unix ms; 0: not yet */
+	int64_t		 finished_at;	/* unix ms; 0: not yet */
+	struct step	*steps;		/* owned; in idx order */
+	size_t		 nsteps;
+};
+
+/* "queued", "running", ... and back; parse gives -1 if unknown. */
+const char	*run_status_name(enum run_status s);
+int		 run_status_parse(const char *s);
+const char	*step_status_name(enum step_status s);
+int		 step_status_parse(const char *s);
+bool		 run_status_final(enum run_status s);
+
+void	 run_free(struct run *run);
+
+/*
+ * Opens (creating if needed) the database at path for this thread, with
+ * WAL, foreign keys, busy_timeout and synchronous=NORMAL. Does not
+ * migrate. ERR_FAIL on error.
+ */
+int	 store_open(struct store **out, const char *path);
+void	 store_close(struct store *st);
+/*
+ * Applies the embedded migrations/NNNN_*.sql not yet recorded, each in
+ * its own transaction. *applied_out (may be NULL) gets how many ran.
+ * ERR_INVALID if the database is newer than this binary.
+ */
+int	 store_migrate(struct store *st, int *applied_out);
+/* Highest migration number in the binary and in the database. */
+int	 store_schema_version(int *binary_out, int *db_out, struct store *st);
+/*
+ * This thread's connection to path, opened on first use and closed by a
+ * thread-exit destructor. Borrowed. The database must be migrated.
+ */
+int	 store_thread_get(struct store **out, const char *path);
+/* A trivial query; 0 if the database answers. */
+int	 store_ping(struct store *st);
+
+/* Records a configured repository (idempotent; updates provider/branch). */
+int	 store_repo_ensure(struct store *st, const char *name,
+	    const char *provider, const char *branch);
+
+/*
+ * Inserts run r (id, status, times and steps ignored: it becomes
+ * 'queued' at now) and, when r->delivery_id is set, the delivery row
+ * UNIQUE(provider, delivery_id), in one BEGIN IMMEDIATE transaction that
+ * is committed before returning 0 with the new id in *id_out.
+ * ERR_EXISTS if the delivery was recorded before: *id_out is that
+ * delivery's run id and nothing is written. ERR_NOTFOUND if r->repo was
+ * never store_repo_ensure()d. ERR_BUSY if the database stayed locked.
+ */
+int	 store_run_enqueue(int64_t *id_out, struct store *st,
+	    const struct run *r);
+
+/* One run with its steps. ERR_NOTFOUND if there is none. */
+int	 store_run_get(struct run **out, struct store *st, int64_t id);
+
+struct run_filter {
+	const char	*repo;		/* NULL: any */
+	int		 status;	/* enum run_status, or -1: any */
+	int		 limit;		/* 1..200 */
+	int64_t		 before;	/* only ids < before; 0: no bound */
+};
+
+struct run_list {
+	struct run	**runs;		/* owned, newest first, no steps */
+	size_t		  n;
+	int64_t		  next;		/* cursor for 'before'; 0: no more */
+};
+
+int	 store_run_list(struct run_list *out, struct store *st,
+	    const struct run_filter *f);
+void	 run_list_dispose(struct run_list *l);
+
+struct repo_summary {
+	char		*name;
+	char		*provider;
+	char		*branch;	/* production branch */
+	struct run	*last;		/* latest run on branch, with steps; NULL */
+};
+
+/* Every repository, sorted by name. free with repo_summaries_free. */
+int	 store_repo_list(struct repo_summary **out, size_t *n_out,
+	    struct store *st);
+void	 repo_summaries_free(struct repo_summary *v, size_t n);
+
+/*
+ * Stores a run's planned steps ('pending', in array order; only name,
+ * needs and deploy are read). ERR_EXISTS if the run has steps already.
+ */
+int	 store_steps_plan(struct store *st, int64_t run_id,
+	    const struct step *steps, size_t n);
+/* Ends a run: status (final), reason (may be NULL), finished_at = now. */
+int	 store_run_finish(struct store *st, int64_t run_id,
+	    enum run_status status, const char *reason);
+
+#endif
