@@ -44,7 +44,8 @@ struct step {
 	enum step_status	 status;
 	int			 exit_code;	/* -1: none yet */
 	char			*reason;	/* NULL or why it ended so */
-	char			*needs;		/* space-separated step names */
+	char			*needs;		/* space-separated step names;
+						   read back: "" if none */
 	bool			 deploy;	/* a deploy: true step */
 	int64_t			 started_at;	/* unix ms; 0: not yet */
 	int64_t			 finished_at;	/* unix ms; 0: not yet */
@@ -154,12 +155,77 @@ void	 repo_summaries_free(struct repo_summary *v, size_t n);
 
 /*
  * Stores a run's planned steps ('pending', in array order; only name,
- * needs and deploy are read). ERR_EXISTS if the run has steps already.
+ * needs and deploy are read; NULL needs is stored as ""), in one
+ * transaction. ERR_EXISTS if the run has steps already, ERR_NOTFOUND if
+ * there is no such run.
  */
 int	 store_steps_plan(struct store *st, int64_t run_id,
 	    const struct step *steps, size_t n);
-/* Ends a run: status (final), reason (may be NULL), finished_at = now. */
+/*
+ * Ends a queued or running run: status (final), reason (may be NULL),
+ * finished_at = now. ERR_NOTFOUND if there is no such run, ERR_INVALID
+ * if it has ended already (a cancel and the worker's own end race; the
+ * first one wins).
+ */
 int	 store_run_finish(struct store *st, int64_t run_id,
 	    enum run_status status, const char *reason);
+
+/*
+ * The caller's configuration of a repository: how many of its runs may
+ * be running at once. 0 or less: none is claimed (say, a repository no
+ * longer configured). Called inside the claim's transaction: no I/O.
+ */
+typedef int store_concurrency_fn(void *arg, const char *repo);
+
+struct store_claim_opts {
+	store_concurrency_fn	*concurrency;	/* NULL: 1 per repository */
+	void			*arg;
+};
+
+/*
+ * Claims the next run to start, in one BEGIN IMMEDIATE transaction. A
+ * repository offers only its oldest queued run, and only while fewer
+ * than its concurrency are running (so its runs start in arrival order).
+ * Among those, repositories whose production branch is failing (its
+ * latest succeeded, failed or error run there is failed or error; a
+ * cancelled run says nothing) come first, then the oldest run. The run
+ * becomes 'running' (started_at = now, attempts + 1) and *out gets it
+ * with its steps; the caller frees it with run_free. ERR_NOTFOUND when
+ * nothing can be claimed, ERR_BUSY if the database stayed locked.
+ */
+int	 store_run_claim(struct run **out, struct store *st,
+	    const struct store_claim_opts *o);
+/*
+ * Sets a step's status, exit_code (-1: none) and reason (NULL: none).
+ * started_at becomes now the first time it is 'running'; finished_at
+ * becomes now when the status is final (succeeded, failed, skipped,
+ * cancelled, error). ERR_NOTFOUND if the run has no such step.
+ */
+int	 store_step_update(struct store *st, int64_t run_id, const char *name,
+	    enum step_status status, int exit_code, const char *reason);
+/* Steps that ended: all but pending and running. */
+bool	 step_status_final(enum step_status s);
+/*
+ * The ids of every run in state s, oldest first (start-up recovery of
+ * 'running' runs). *ids_out is NULL when *n_out is 0; the caller frees
+ * it.
+ */
+int	 store_runs_in_state(int64_t **ids_out, size_t *n_out,
+	    struct store *st, enum run_status s);
+/*
+ * Puts a running run back in the queue (a restart interrupted it): its
+ * steps are deleted, started_at cleared, reason recorded (may be NULL),
+ * attempts kept. ERR_NOTFOUND if there is no such run, ERR_INVALID if
+ * it is not running.
+ */
+int	 store_run_requeue(struct store *st, int64_t run_id,
+	    const char *reason);
+
+/*
+ * Closes this thread's store_thread_get() connection now, if any (the
+ * main thread's destructor never runs). The next store_thread_get()
+ * opens a new one.
+ */
+void	 store_thread_close(void);
 
 #endif

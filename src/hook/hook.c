@@ -1,1 +1,402 @@
-/* hook: being written */
+/*
+ * hook.c - what GitHub and GitLab have in common: signature and token
+ * checks, the form-encoded GitHub body, strict JSON parsing with field
+ * lookups that name what is wrong, and the ignore rules of a push.
+ *
+ * DESIGN
+ * Everything here runs on an HTTP thread for every delivery, before the
+ * sender is known to be genuine, so nothing trusts the body: the
+ * signature header is parsed strictly, the HMAC is compared in constant
+ * time, JSON must be exactly one object with nothing after it (cJSON
+ * alone would accept trailing bytes), and stored strings are capped.
+ * cJSON keeps strings NUL-terminated, so a \u0000 escape would silently
+ * cut "refs/heads/master\u0000x" into "refs/heads/master"; such bodies
+ * are rejected before parsing (Git itself refuses NUL in commit
+ * messages and idents, so no genuine push carries one).
+ */
+#include "hook.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "hook_int.h"
+#include "util.h"
+
+#define SHA256_LEN	32
+#define SIG_PREFIX	"sha256="
+
+void
+push_free(struct push *p)
+{
+	if (p == NULL)
+		return;
+	free(p->repo);
+	free(p->ref);
+	free(p->branch);
+	free(p->before);
+	free(p->after);
+	free(p->message);
+	free(p->author);
+	free(p->pusher);
+	free(p->compare_url);
+	free(p);
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly 64 hex digits (either case) and the end of the string. */
+static int
+sig_decode(unsigned char *out, const char *s)
+{
+	size_t	i;
+	int	hi, lo;
+
+	if (strnlen(s, 2 * SHA256_LEN + 1) != 2 * SHA256_LEN)
+		return -1;
+	for (i = 0; i < SHA256_LEN; i++) {
+		hi = hexval((unsigned char)s[2 * i]);
+		lo = hexval((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+hook_github_verify(const char *secret, const char *sig_header,
+    const char *body, size_t len)
+{
+	unsigned char	 want[SHA256_LEN], got[EVP_MAX_MD_SIZE];
+	unsigned int	 gotlen = 0;
+	size_t		 klen;
+	int		 ok;
+
+	ASSERT(secret != NULL);
+	ASSERT(body != NULL || len == 0);
+	if (sig_header == NULL)
+		return err_set(ERR_AUTH, "missing signature");
+	if (strncmp(sig_header, SIG_PREFIX, strlen(SIG_PREFIX)) != 0 ||
+	    sig_decode(want, sig_header + strlen(SIG_PREFIX)) != 0)
+		return err_set(ERR_AUTH, "bad signature");
+
+	klen = strlen(secret);
+	ASSERT(klen <= 0x7fffffff);
+	if (body == NULL)
+		body = "";
+	if (HMAC(EVP_sha256(), secret, (int)klen,
+	    (const unsigned char *)body, len, got, &gotlen) == NULL ||
+	    gotlen != SHA256_LEN) {
+		wipe(got, sizeof(got));
+		return err_set(ERR_FAIL, "cannot compute hmac-sha256");
+	}
+	ok = CRYPTO_memcmp(want, got, SHA256_LEN) == 0;
+	wipe(got, sizeof(got));
+	if (!ok)
+		return err_set(ERR_AUTH, "bad signature");
+	return 0;
+}
+
+int
+hook_gitlab_verify(const char *secret, const char *token_header)
+{
+	ASSERT(secret != NULL);
+	if (token_header == NULL)
+		return err_set(ERR_AUTH, "missing token");
+	if (!ct_streq(secret, token_header))
+		return err_set(ERR_AUTH, "bad token");
+	return 0;
+}
+
+/* application/x-www-form-urlencoded, any case, parameters allowed. */
+static bool
+is_form(const char *ct)
+{
+	static const char	form[] = "application/x-www-form-urlencoded";
+	const size_t		n = sizeof(form) - 1;
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, form, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' ||
+	    ct[n] == '\t';
+}
+
+/* URL-decodes s[0..n) ('+' is a space) into a new NUL-terminated *out. */
+static int
+form_decode(char **out, size_t *len_out, const char *s, size_t n)
+{
+	char	*d;
+	size_t	 i, j = 0;
+	int	 hi, lo;
+
+	d = xmalloc(n + 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+')
+			d[j++] = ' ';
+		else if (s[i] != '%')
+			d[j++] = s[i];
+		else {
+			if (n - i < 3 ||
+			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+				free(d);
+				return err_set(ERR_INVALID,
+				    "invalid percent escape in form body");
+			}
+			d[j++] = (char)(hi << 4 | lo);
+			i += 2;
+		}
+	}
+	d[j] = '\0';
+	*out = d;
+	*len_out = j;
+	return 0;
+}
+
+int
+hook_github_body(char **out, size_t *len_out, const char *content_type,
+    const char *body, size_t len)
+{
+	static const char	 key[] = "payload=";
+	const size_t		 klen = sizeof(key) - 1;
+	const char		*p, *end, *amp;
+	char			*copy;
+
+	ASSERT(out != NULL && len_out != NULL);
+	ASSERT(body != NULL || len == 0);
+	*out = NULL;
+	*len_out = 0;
+	if (!is_form(content_type)) {
+		copy = xmalloc(len + 1);
+		if (len > 0)
+			memcpy(copy, body, len);
+		copy[len] = '\0';
+		*out = copy;
+		*len_out = len;
+		return 0;
+	}
+
+	p = body;
+	end = body + len;
+	while (p != NULL && p < end) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL)
+			amp = end;
+		if ((size_t)(amp - p) >= klen && memcmp(p, key, klen) == 0)
+			return form_decode(out, len_out, p + klen,
+			    (size_t)(amp - p) - klen);
+		p = amp + 1;
+	}
+	return err_set(ERR_INVALID, "form body has no payload field");
+}
+
+/*
+ * Whether the JSON text has a \u0000 escape. Backslashes only occur
+ * inside strings, so skipping each escape pair is enough to tell "\\u0000"
+ * (a backslash, then text) from a real NUL escape.
+ */
+static bool
+has_nul_escape(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (end - p >= 6 && p[1] == 'u' &&
+		    memcmp(p + 2, "0000", 4) == 0)
+			return true;
+		p += 2;
+		if (p >= end)
+			break;
+	}
+	return false;
+}
+
+int
+hook_json_parse(cJSON **out, const char *json, size_t len)
+{
+	cJSON		*root;
+	const char	*end = NULL;
+
+	*out = NULL;
+	ASSERT(json != NULL || len == 0);
+	if (len == 0 || memchr(json, '\0', len) != NULL)
+		return err_set(ERR_INVALID, "malformed JSON");
+	if (has_nul_escape(json, len))
+		return err_set(ERR_INVALID, "NUL character in a JSON string");
+	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (root == NULL)
+		return err_set(ERR_INVALID, "malformed JSON");
+	/* cJSON stops after the first value; the rest must be blank. */
+	while (end < json + len && (*end == ' ' || *end == '\t' ||
+	    *end == '\n' || *end == '\r'))
+		end++;
+	if (end != json + len) {
+		cJSON_Delete(root);
+		return err_set(ERR_INVALID, "malformed JSON");
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return err_set(ERR_INVALID, "payload is not a JSON object");
+	}
+	*out = root;
+	return 0;
+}
+
+int
+hook_json_get(const cJSON **out, const cJSON *obj, const char *path,
+    enum hook_jtype want, bool required)
+{
+	const cJSON	*v;
+	const char	*key, *what = "";
+	bool		 ok = false;
+
+	*out = NULL;
+	key = strrchr(path, '.');
+	key = key != NULL ? key + 1 : path;
+	v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (v == NULL || (cJSON_IsNull(v) && !required)) {
+		if (required)
+			return err_set(ERR_INVALID, "missing field %s", path);
+		return 0;
+	}
+	switch (want) {
+	case HOOK_JSTRING:
+		ok = cJSON_IsString(v) && v->valuestring != NULL;
+		what = "a string";
+		break;
+	case HOOK_JOBJECT:
+		ok = cJSON_IsObject(v);
+		what = "an object";
+		break;
+	case HOOK_JARRAY:
+		ok = cJSON_IsArray(v);
+		what = "an array";
+		break;
+	case HOOK_JBOOL:
+		ok = cJSON_IsBool(v);
+		what = "a boolean";
+		break;
+	}
+	if (!ok)
+		return err_set(ERR_INVALID, "field %s must be %s", path, what);
+	*out = v;
+	return 0;
+}
+
+char *
+hook_strcap(const char *s, size_t max)
+{
+	size_t	n, cut;
+
+	n = strnlen(s, max + 1);
+	if (n <= max)
+		return xstrndup(s, n);
+	/*
+	 * s[max] is the first byte dropped; if it continues a UTF-8
+	 * sequence, drop that sequence's lead byte too (at most 3 back).
+	 */
+	cut = max;
+	while (cut > 0 && max - cut < 3 &&
+	    ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	if (((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut = max;	/* not UTF-8 anyway: cut where asked */
+	return xstrndup(s, cut);
+}
+
+bool
+hook_sha_zero(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	while (*s == '0')
+		s++;
+	return *s == '\0';
+}
+
+void
+hook_push_set(char **field, const char *s, size_t max)
+{
+	free(*field);
+	*field = hook_strcap(s != NULL ? s : "", max);
+}
+
+struct push *
+hook_push_new(const char *repo, const char *ref, const char *after)
+{
+	struct push	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->repo = hook_strcap(repo, HOOK_FIELD_MAX);
+	p->ref = hook_strcap(ref, HOOK_FIELD_MAX);
+	p->after = hook_strcap(after, HOOK_FIELD_MAX);
+	p->before = xstrdup("");
+	p->message = xstrdup("");
+	p->author = xstrdup("");
+	p->pusher = xstrdup("");
+	if (strncmp(p->ref, "refs/heads/", 11) == 0)
+		p->branch = xstrdup(p->ref + 11);
+	p->tag = strncmp(p->ref, "refs/tags/", 10) == 0;
+	p->deleted = hook_sha_zero(p->after);
+	return p;
+}
+
+/* Case-insensitive search for an ASCII needle. */
+static bool
+contains_nocase(const char *hay, const char *needle)
+{
+	size_t	n = strlen(needle);
+
+	for (; *hay != '\0'; hay++) {
+		if (strncasecmp(hay, needle, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+hook_push_ignored(char *why_out, size_t whysz, const struct push *p,
+    const char *branch)
+{
+	ASSERT(why_out != NULL && whysz > 0);
+	ASSERT(p != NULL && branch != NULL);
+	why_out[0] = '\0';
+	/* The reason may be cut to fit whysz; it is always terminated. */
+	if (p->tag)
+		snprintf(why_out, whysz, "tag push");
+	else if (p->deleted)
+		snprintf(why_out, whysz, "branch deletion");
+	else if (p->branch == NULL)
+		snprintf(why_out, whysz, "ref %s is not a branch", p->ref);
+	else if (strcmp(p->branch, branch) != 0)
+		snprintf(why_out, whysz,
+		    "branch %s is not the production branch %s", p->branch,
+		    branch);
+	else if (contains_nocase(p->message, "[skip ci]") ||
+	    contains_nocase(p->message, "[ci skip]"))
+		snprintf(why_out, whysz, "skip requested");
+	else
+		return false;
+	return true;
+}

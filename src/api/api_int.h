@@ -1,0 +1,46 @@
+/*
+ * api_int.h - what the api module's files share. Not a public header.
+ */
+#ifndef FERRY_API_INT_H
+#define FERRY_API_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "http.h"
+#include "store.h"
+
+struct api {
+	const struct config	*cfg;
+	char			*db_path;
+	api_wake_fn		*wake;
+	void			*wake_arg;
+};
+
+/* Handlers (arg is the struct api). */
+void	 api_hook_github(struct http_req *req, void *arg);
+void	 api_hook_gitlab(struct http_req *req, void *arg);
+void	 api_runs_list(struct http_req *req, void *arg);
+void	 api_run_get(struct http_req *req, void *arg);
+void	 api_repos_list(struct http_req *req, void *arg);
+void	 api_healthz(struct http_req *req, void *arg);
+void	 api_readyz(struct http_req *req, void *arg);
+
+/* Replies with the JSON document, which it frees. */
+void	 api_reply_json(struct http_req *req, int status, cJSON *doc);
+/*
+ * Replies with the HTTP status and API error code for an enum err
+ * (the one switch that maps them), the message from err_msg().
+ */
+void	 api_reply_err(struct http_req *req, int rc);
+/* This thread's store connection, or replies 503 and returns rc. */
+int	 api_store(struct store **out, struct api *api, struct http_req *req);
+
+/* JSON of a run (with its steps when it has them loaded). */
+cJSON	*api_run_json(const struct run *run);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * hooks.c - POST /hooks/github and /hooks/gitlab (SPEC.md "HTTP
+ * interface", webhook table).
+ *
+ * DESIGN: the order of checks decides which answer a bad request gets,
+ * and nothing is stored before all of them passed: event header (400),
+ * body shape (400), repository name (400) and whether it is configured
+ * (404), signature or token over the raw body (401), event type (200
+ * ignored), push fields (400), branch rules (200 ignored), and only then
+ * one transaction that records the delivery and the run; 202 is sent
+ * after it committed. The HTTP thread never waits on the network.
+ */
+#define LOG_MODULE "hook"
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "config.h"
+#include "hook.h"
+#include "log.h"
+#include "util.h"
+
+#define DELIVERY_ID_MAX	128
+
+/* A delivery id is short printable ASCII without spaces, or absent. */
+static int
+delivery_id_check(const char *id)
+{
+	const char	*p;
+
+	if (id == NULL)
+		return 0;
+	if (*id == '\0' || strlen(id) > DELIVERY_ID_MAX)
+		goto bad;
+	for (p = id; *p; p++)
+		if (!isgraph((unsigned char)*p))
+			goto bad;
+	return 0;
+bad:
+	return err_set(ERR_INVALID, "delivery id header must be 1 to %d "
+	    "printable characters", DELIVERY_ID_MAX);
+}
+
+static void
+reply_ignored(struct http_req *req, const char *provider, const char *id,
+    const char *why)
+{
+	cJSON	*doc = cJSON_CreateObject();
+
+	log_info("provider=%s delivery=%s ignored: %s", provider,
+	    id ? id : "-", why);
+	cJSON_AddStringToObject(doc, "ignored", why);
+	api_reply_json(req, 200, doc);
+}
+
+static void
+reply_reject(struct http_req *req, const char *provider, const char *id,
+    int rc)
+{
+	log_info("provider=%s delivery=%s rejected (%s): %s", provider,
+	    id ? id : "-", err_name(rc), err_msg());
+	api_reply_err(req, rc);
+}
+
+/* Records the run and answers 202, or 200 for a known delivery. */
+static void
+hook_enqueue(struct http_req *req, struct api *api,
+    const struct config_repo *repo, const struct push *p,
+    const char *delivery_id)
+{
+	struct store	*st;
+	struct run	 r = { 0 };
+	cJSON		*doc;
+	int64_t		 id = 0;
+	int		 rc;
+	const char	*provider = config_provider_name(repo->provider);
+
+	if (api_store(&st, api, req) != 0)
+		return;
+	r.repo = repo->name;
+	r.provider = (char *)provider;
+	r.branch = p->branch;
+	r.commit = p->after;
+	r.message = p->message;
+	r.author = p->author;
+	r.pusher = p->pusher;
+	r.compare_url = p->compare_url;
+	r.delivery_id = (char *)delivery_id;
+	r.trigger = "push";
+	rc = store_run_enqueue(&id, st, &r);
+	if (rc == ERR_EXISTS) {
+		log_info("provider=%s delivery=%s run=%" PRId64
+		    " duplicate delivery", provider, delivery_id, id);
+		doc = cJSON_CreateObject();
+		cJSON_AddNumberToObject(doc, "run_id", (double)id);
+		cJSON_AddBoolToObject(doc, "duplicate", 1);
+		api_reply_json(req, 200, doc);
+		return;
+	}
+	if (rc != 0) {
+		log_warnx("provider=%s delivery=%s repo=%s not recorded: %s",
+		    provider, delivery_id ? delivery_id : "-", repo->name,
+		    err_msg());
+		api_reply_err(req, rc);
+		return;
+	}
+	log_info("provider=%s delivery=%s run=%" PRId64 " repo=%s commit=%.12s"
+	    " queued", provider, delivery_id ? delivery_id : "-", id,
+	    repo->name, p->after);
+	if (api->wake != NULL)
+		api->wake(api->wake_arg);
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "run_id", (double)id);
+	api_reply_json(req, 202, doc);
+}
+
+/* The push rules shared by both providers, then the enqueue. */
+static void
+hook_push(struct http_req *req, struct api *api,
+    const struct config_repo *repo, const struct push *p,
+    const char *delivery_id)
+{
+	char	why[256];
+
+	if (hook_push_ignored(why, sizeof(why), p, repo->branch)) {
+		reply_ignored(req, config_provider_name(repo->provider),
+		    delivery_id, why);
+		return;
+	}
+	hook_enqueue(req, api, repo, p, delivery_id);
+}
+
+void
+api_hook_github(struct http_req *req, void *arg)
+{
+	struct api			*api = arg;
+	const struct config_repo	*repo;
+	struct push			*p = NULL;
+	cJSON				*doc;
+	const char			*event, *id, *body;
+	char				*json = NULL, *name = NULL, why[128];
+	size_t				 len, jlen;
+	int				 rc;
+
+	event = http_req_header(req, "X-GitHub-Event");
+	id = http_req_header(req, "X-GitHub-Delivery");
+	body = http_req_body(req, &len);
+	if (event == NULL || *event == '\0') {
+		rc = err_set(ERR_INVALID, "missing X-GitHub-Event header");
+		goto reject;
+	}
+	if ((rc = delivery_id_check(id)) != 0)
+		goto reject;
+	if ((rc = hook_github_body(&json, &jlen,
+	    http_req_header(req, "Content-Type"), body, len)) != 0)
+		goto reject;
+	if ((rc = hook_github_repo(&name, json, jlen)) != 0)
+		goto reject;
+	repo = config_repo_find(api->cfg, PROVIDER_GITHUB, name);
+	if (repo == NULL) {
+		rc = err_set(ERR_NOTFOUND, "repository %.200s is not "
+		    "configured", name);
+		goto reject;
+	}
+	if ((rc = hook_github_verify(repo->secret,
+	    http_req_header(req, "X-Hub-Signature-256"), body, len)) != 0)
+		goto reject;
+	if (strcmp(event, "ping") == 0) {
+		log_info("provider=github delivery=%s repo=%s ping",
+		    id ? id : "-", repo->name);
+		doc = cJSON_CreateObject();
+		cJSON_AddTrueToObject(doc, "ok");
+		api_reply_json(req, 200, doc);
+		goto out;
+	}
+	if (strcmp(event, "push") != 0) {
+		snprintf(why, sizeof(why), "event %.64s is not handled",
+		    event);
+		reply_ignored(req, "github", id, why);
+		goto out;
+	}
+	if ((rc = hook_github_parse(&p, json, jlen)) != 0)
+		goto reject;
+	hook_push(req, api, repo, p, id);
+	goto out;
+reject:
+	reply_reject(req, "github", id, rc);
+out:
+	push_free(p);
+	free(name);
+	free(json);
+}
+
+void
+api_hook_gitlab(struct http_req *req, void *arg)
+{
+	struct api			*api = arg;
+	const struct config_repo	*repo;
+	struct push			*p = NULL;
+	const char			*event, *id, *body;
+	char				*name = NULL, why[128];
+	size_t				 len;
+	int				 rc;
+
+	event = http_req_header(req, "X-Gitlab-Event");
+	/* Idempotency-Key survives GitLab's retries of one event. */
+	if ((id = http_req_header(req, "Idempotency-Key")) == NULL)
+		id = http_req_header(req, "X-Gitlab-Event-UUID");
+	body = http_req_body(req, &len);
+	if (event == NULL || *event == '\0') {
+		rc = err_set(ERR_INVALID, "missing X-Gitlab-Event header");
+		goto reject;
+	}
+	if ((rc = delivery_id_check(id)) != 0)
+		goto reject;
+	if ((rc = hook_gitlab_repo(&name, body, len)) != 0)
+		goto reject;
+	repo = config_repo_find(api->cfg, PROVIDER_GITLAB, name);
+	if (repo == NULL) {
+		rc = err_set(ERR_NOTFOUND, "repository %.200s is not "
+		    "configured", name);
+		goto reject;
+	}
+	if ((rc = hook_gitlab_verify(repo->secret,
+	    http_req_header(req, "X-Gitlab-Token"))) != 0)
+		goto reject;
+	if (strcmp(event, "Tag Push Hook") == 0) {
+		reply_ignored(req, "gitlab", id, "tag push");
+		goto out;
+	}
+	if (strcmp(event, "Push Hook") != 0) {
+		snprintf(why, sizeof(why), "event %.64s is not handled",
+		    event);
+		reply_ignored(req, "gitlab", id, why);
+		goto out;
+	}
+	if ((rc = hook_gitlab_parse(&p, body, len)) != 0)
+		goto reject;
+	hook_push(req, api, repo, p, id);
+	goto out;
+reject:
+	reply_reject(req, "gitlab", id, rc);
+out:
+	push_free(p);
+	free(name);
+}
