@@ -12,12 +12,16 @@
 #define FERRY_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct api;
 struct config;
 struct http_route;
 
+struct repo_cache;
+
 typedef void api_wake_fn(void *arg);
+typedef void api_notify_fn(void *arg, int64_t run_id);
 
 /* db_path is copied; cfg is borrowed and must outlive the api. */
 int	 api_new(struct api **out, const struct config *cfg,
@@ -25,6 +29,10 @@ int	 api_new(struct api **out, const struct config *cfg,
 void	 api_free(struct api *api);
 /* Called after every enqueued run (worker wake-up); may be unset. */
 void	 api_set_wake(struct api *api, api_wake_fn *fn, void *arg);
+/* Called when the API created or cancelled a run; may be unset. */
+void	 api_set_notify(struct api *api, api_notify_fn *fn, void *arg);
+/* The mirrors that source archives are made from (borrowed). */
+void	 api_set_repo_cache(struct api *api, struct repo_cache *rc);
 /* The route table to pass to http_server_start with the api as arg. */
 const struct http_route *api_routes(size_t *n_out);
 

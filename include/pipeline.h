@@ -34,42 +34,38 @@
 
 /* One `env:` entry of a step. */
 struct pipeline_env {
-	char	*name;		/* [A-Za-z_][A-Za-z0-9_]*, not CI or FERRY_* */
-	char	*value;		/* the scalar as written ("" for null) */
+	char	*name;	/* [A-Za-z_][A-Za-z0-9_]*, not CI, FERRY_* */
+	char	*value;	/* the scalar as written ("" for null) */
 };
 
 struct pipeline_step {
-	char			*name;		/* DNS-1123 label, unique */
-	char			*image;		/* NULL: not given (the local
-						   executor ignores it; kube
-						   must pick a default) */
-	char			**commands;	/* at least one, file order */
-	size_t			 ncommands;
-	char			**needs;	/* names of the steps this one
-						   waits for; sequential
-						   default: [previous step] */
-	size_t			*needs_idx;	/* the same as indexes into
-						   pipeline->steps */
-	size_t			 nneeds;
-	bool			 deploy;	/* gets the deploy credentials */
-	int64_t			 timeout_ms;	/* given, else the limits'
-						   default, else 1h */
-	int64_t			 cpu_milli;	/* request, millicores; 0: not
-						   set */
-	int64_t			 memory;	/* request, bytes; 0: not set */
-	struct pipeline_env	*env;		/* file order */
-	size_t			 nenv;
-	char			**secrets;	/* names only, never values;
-						   each defined for the repo */
-	size_t			 nsecrets;
-	int			 line;		/* of the step's mapping, */
-	int			 col;		/* 1-based */
+	char		*name;		/* DNS-1123 label, unique */
+	/* NULL when not given: local ignores it, kube picks a default. */
+	char		*image;
+	char		**commands;	/* at least one, file order */
+	size_t		 ncommands;
+	/* The steps this one waits for, as names and as indexes into
+	   pipeline->steps; sequential default: [previous step]. */
+	char		**needs;
+	size_t		*needs_idx;
+	size_t		 nneeds;
+	bool		 deploy;	/* gets the deploy credentials */
+	int64_t		 timeout_ms;	/* given, else default */
+	int64_t		 cpu_milli;	/* request; 0: not set */
+	int64_t		 memory;	/* request, bytes; 0: not set */
+	struct pipeline_env *env;	/* file order */
+	size_t		 nenv;
+	/* Names only, never values; each defined for the repo. */
+	char		**secrets;
+	size_t		 nsecrets;
+	int		 line;		/* of the step's mapping, */
+	int		 col;		/* 1-based */
 };
 
 struct pipeline {
-	struct pipeline_step	*steps;		/* file order; owned */
-	size_t			 nsteps;	/* 1..PIPELINE_MAX_STEPS */
-	bool			 dag;		/* some step had a needs key */
+	struct pipeline_step *steps;	/* file order; owned */
+	size_t		 nsteps;	/* 1..PIPELINE_MAX_STEPS */
+	bool		 dag;		/* some step had a needs key */
 };
 
 /*
@@ -78,11 +74,11 @@ struct pipeline {
  * duration of pipeline_parse() only.
  */
 struct pipeline_limits {
-	int64_t			 quota_cpu_milli; /* per step ceiling; 0: none */
-	int64_t			 quota_memory;	/* bytes; 0: none */
-	const char *const	*secret_names;	/* names the repo defines */
-	size_t			 nsecret_names;
-	int64_t			 default_timeout_ms; /* 0: 1h */
+	int64_t		 quota_cpu_milli; /* per step ceiling; 0: none */
+	int64_t		 quota_memory;	/* bytes; 0: none */
+	const char *const *secret_names; /* names the repo defines */
+	size_t		 nsecret_names;
+	int64_t		 default_timeout_ms; /* 0: 1h */
 };
 
 /* One validation problem, positioned at the offending YAML node. */
@@ -94,8 +90,8 @@ struct pipeline_error {
 
 /* The caller's storage; pipeline_parse() fills it. */
 struct pipeline_errors {
-	struct pipeline_error	*v;	/* owned; sorted by line, column */
-	size_t			 n;	/* at most PIPELINE_MAX_ERRORS */
+	struct pipeline_error *v;	/* owned; by line, then column */
+	size_t		 n;		/* <= PIPELINE_MAX_ERRORS */
 };
 
 /* Where a step is, as the runner tells the planning functions. */
@@ -117,7 +113,8 @@ enum pipeline_state {
  *                PIPELINE_MAX_ERRORS), the first one also in err_msg()
  *                as "LINE:COL: message";
  *   ERR_TOOBIG   len > PIPELINE_MAX_FILE, refused unparsed; errs holds
- *                "pipeline file is larger than 64 KiB" at 1:1.
+ *                "pipeline file is larger than 64 KiB" at 1:1;
+ *   ERR_FAIL     libyaml could not be initialised (errs empty).
  * errs may be NULL; if not, it is overwritten (empty on success) and the
  * caller disposes of it with pipeline_errors_dispose() in every case.
  */

@@ -222,6 +222,44 @@ int	 store_run_requeue(struct store *st, int64_t run_id,
 	    const char *reason);
 
 /*
+ * Cancels run_id in one transaction: a queued run ends 'cancelled' at
+ * once (reason, finished_at = now); for a running run the request is
+ * recorded for its worker (store_run_cancel_requested), which ends it.
+ * *status_out (may be NULL) gets the run's status afterwards: RUN_CANCELLED
+ * or RUN_RUNNING. ERR_NOTFOUND if there is no such run, ERR_INVALID if
+ * it has ended already.
+ */
+int	 store_run_cancel(enum run_status *status_out, struct store *st,
+	    int64_t run_id, const char *reason);
+/* *out: whether a cancel of run_id was asked for. ERR_NOTFOUND. */
+int	 store_run_cancel_requested(bool *out, struct store *st,
+	    int64_t run_id);
+/*
+ * *newer_out: the newest run of repo after run_id whose deploy step
+ * succeeded, or 0 if none (a deploy of run_id would then be stale).
+ */
+int	 store_deploy_superseded(int64_t *newer_out, struct store *st,
+	    const char *repo, int64_t run_id);
+
+/*
+ * The per-run secret that lets the run's pods fetch its source archive
+ * (GET /source/{run}.tar.gz?token=): set by whoever starts the run's
+ * sandbox, read by the source handler. *out is the caller's (free it
+ * with free_secret). ERR_NOTFOUND if the run does not exist or has no
+ * token.
+ */
+int	 store_run_token_set(struct store *st, int64_t run_id,
+	    const char *token);
+int	 store_run_token(char **out, struct store *st, int64_t run_id);
+
+/*
+ * Fills in the commit message and author of a run created without a
+ * webhook payload (manual runs), once the commit has been fetched.
+ */
+int	 store_run_describe(struct store *st, int64_t run_id,
+	    const char *message, const char *author);
+
+/*
  * Closes this thread's store_thread_get() connection now, if any (the
  * main thread's destructor never runs). The next store_thread_get()
  * opens a new one.

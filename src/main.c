@@ -15,16 +15,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <git2.h>
+
 #include "api.h"
 #include "config.h"
+#include "exec.h"
 #include "ferry_version.h"
 #include "http.h"
 #include "log.h"
+#include "pipeline.h"
+#include "repo.h"
+#include "runner.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #define EXIT_USAGE	2
 #define DEFAULT_CONFIG	"ferry.yml"
+#define FETCH_TIMEOUT_MS	(120 * 1000)
+#define LOCAL_MAX_PROCS		512
+#define LOCAL_MAX_FILE		(1LL << 30)
 
 static const char usage_main[] =
     "usage: ferry <command> [options]\n"
@@ -32,6 +42,8 @@ static const char usage_main[] =
     "commands:\n"
     "  serve     receive webhooks and run pipelines\n"
     "  migrate   apply database migrations and exit\n"
+    "  lint      check a pipeline file and print its plan\n"
+    "  plan      print the plan of a repository's commit\n"
     "  version   print the version\n"
     "\n"
     "Run 'ferry <command> --help' for a command's options.\n";
@@ -50,6 +62,18 @@ static const char usage_migrate[] =
     "and exits.\n"
     "  -c, --config FILE   server configuration (default ferry.yml,\n"
     "                      or $FERRY_CONFIG)\n";
+
+static const char usage_lint[] =
+    "usage: ferry lint [FILE]\n"
+    "\n"
+    "Checks a pipeline file (default .ferry.yml): prints every problem as\n"
+    "FILE:LINE:COL: message and exits 1, or prints the plan and exits 0.\n";
+
+static const char usage_plan[] =
+    "usage: ferry plan --config FILE --repo NAME --commit SHA\n"
+    "\n"
+    "Fetches the commit into the repository's mirror, reads its pipeline\n"
+    "file and prints the plan, checked against the server's limits.\n";
 
 static void *
 json_malloc(size_t n)
@@ -161,6 +185,31 @@ cmd_migrate(int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static void
+wake_workers(void *arg)
+{
+	worker_wake(arg);
+}
+
+static int
+start_executor(struct exec **out, const struct config *cfg)
+{
+	struct exec_local_opts	o;
+	char			*work;
+	int			 rc;
+
+	memset(&o, 0, sizeof(o));
+	work = xasprintf("%s/work", cfg->data_dir);
+	o.work_dir = work;
+	o.default_cpu_milli = cfg->kube.defaults.cpu_milli;
+	o.default_memory = cfg->kube.defaults.memory;
+	o.max_procs = LOCAL_MAX_PROCS;
+	o.max_file_size = LOCAL_MAX_FILE;
+	rc = exec_local_new(out, &o);
+	free(work);
+	return rc;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -168,16 +217,21 @@ cmd_serve(int argc, char **argv)
 	struct store		*st;
 	struct api		*api = NULL;
 	struct http_server	*srv = NULL;
+	struct repo_cache	*rc = NULL;
+	struct exec		*ex = NULL;
+	struct runner		*runner = NULL;
+	struct worker_pool	*pool = NULL;
+	struct worker_opts	 wo;
 	struct http_opts	 ho;
 	const struct http_route	*routes;
 	size_t			 nroutes;
 	const char		*path;
-	char			*db;
+	char			*db, *dir;
 	sigset_t		 set;
-	int			 rc, sig;
+	int			 ret, sig, requeued, failed;
 
-	if ((rc = config_opts(&path, argc, argv, usage_serve)) != 0)
-		return rc == 1 ? 0 : rc;
+	if ((ret = config_opts(&path, argc, argv, usage_serve)) != 0)
+		return ret == 1 ? 0 : ret;
 
 	/* Threads inherit this mask: only main sees these signals. */
 	sigemptyset(&set);
@@ -189,20 +243,62 @@ cmd_serve(int argc, char **argv)
 
 	if (open_all(&cfg, &st, &db, path) != 0)
 		return 1;
+	ret = 1;
+	if (cfg->executor == EXECUTOR_KUBERNETES) {
+		log_error("executor kubernetes is not implemented yet; use "
+		    "executor: local");
+		goto out;
+	}
+	if (runner_new(&runner, cfg, db, NULL, NULL) != 0 ||
+	    runner_recover(&requeued, &failed, runner, st) != 0) {
+		log_error("recovery failed: %s", err_msg());
+		goto out;
+	}
+	runner_free(runner);
+	runner = NULL;
+	if (requeued || failed)
+		log_info("recovered interrupted runs: %d re-queued, %d ended",
+		    requeued, failed);
+	dir = xasprintf("%s/mirrors", cfg->data_dir);
+	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0) {
+		free(dir);
+		log_error("%s", err_msg());
+		goto out;
+	}
+	free(dir);
+	if (start_executor(&ex, cfg) != 0) {
+		log_error("%s", err_msg());
+		goto out;
+	}
+	runner_new(&runner, cfg, db, rc, ex);
+	memset(&wo, 0, sizeof(wo));
+	wo.threads = cfg->workers;
+	wo.poll_ms = 2000;
+	wo.ctx_new = runner_ctx_new;
+	wo.run = runner_work;
+	wo.ctx_free = runner_ctx_free;
+	wo.arg = runner;
+	if (worker_pool_start(&pool, &wo) != 0) {
+		log_error("%s", err_msg());
+		goto out;
+	}
 	api_new(&api, cfg, db);
+	api_set_wake(api, wake_workers, pool);
+	api_set_repo_cache(api, rc);
 	memset(&ho, 0, sizeof(ho));
 	ho.host = cfg->listen_host;
 	ho.port = cfg->listen_port;
 	ho.max_body = (size_t)cfg->max_body;
 	ho.request_timeout_ms = cfg->request_timeout_ms;
-	ho.idle_timeout_ms = cfg->request_timeout_ms;
+	ho.idle_timeout_ms = 15000;
 	ho.max_connections = cfg->max_connections;
 	routes = api_routes(&nroutes);
 	if (http_server_start(&srv, &ho, routes, nroutes, api) != 0) {
 		log_error("%s", err_msg());
-		rc = 1;
 		goto out;
 	}
+	/* Runs queued while ferry was down. */
+	worker_wake(pool);
 	log_info("ferry %s listening on %s:%d executor=%s repos=%zu",
 	    FERRY_VERSION, cfg->listen_host ? cfg->listen_host : "*",
 	    http_server_port(srv),
@@ -221,16 +317,173 @@ cmd_serve(int argc, char **argv)
 		    "SIGTERM");
 		break;
 	}
-	rc = 0;
+	ret = 0;
 out:
 	http_server_stop(srv);
+	if (runner != NULL)
+		runner_stop_begin(runner);
+	worker_pool_stop(pool);
+	runner_free(runner);
 	api_free(api);
+	exec_free(ex);
+	repo_cache_free(rc);
+	store_thread_close();
 	store_close(st);
 	free(db);
 	config_free(cfg);
-	if (rc == 0)
+	if (ret == 0)
 		log_info("stopped");
+	return ret;
+}
+
+/* Prints a pipeline's errors or plan; 0 valid, 1 invalid. */
+static int
+lint_text(const char *file, const char *text, size_t len,
+    const struct pipeline_limits *lim)
+{
+	struct pipeline		*p = NULL;
+	struct pipeline_errors	 errs = { 0 };
+	char			*plan;
+	size_t			 i;
+	int			 rc;
+
+	rc = pipeline_parse(&p, &errs, text, len, lim);
+	if (rc != 0) {
+		for (i = 0; i < errs.n; i++)
+			printf("%s:%d:%d: %s\n", file, errs.v[i].line,
+			    errs.v[i].col, errs.v[i].msg);
+		pipeline_errors_dispose(&errs);
+		return 1;
+	}
+	pipeline_errors_dispose(&errs);
+	if (pipeline_plan_format(&plan, p) != 0) {
+		printf("%s: %s\n", file, err_msg());
+		pipeline_free(p);
+		return 1;
+	}
+	printf("%s: %zu step%s, %s\n%s", file, p->nsteps,
+	    p->nsteps == 1 ? "" : "s", p->dag ? "a DAG" : "in order", plan);
+	free(plan);
+	pipeline_free(p);
+	return 0;
+}
+
+static int
+cmd_lint(int argc, char **argv)
+{
+	const char	*file = ".ferry.yml";
+	char		*text;
+	size_t		 len;
+	int		 rc;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_lint, stdout);
+		return 0;
+	}
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fputs(usage_lint, stderr);
+		return EXIT_USAGE;
+	}
+	if (argc == 2)
+		file = argv[1];
+	rc = file_read(&text, &len, file, PIPELINE_MAX_FILE);
+	if (rc == ERR_TOOBIG) {
+		printf("%s:1:1: pipeline file is larger than %d KiB\n", file,
+		    PIPELINE_MAX_FILE / 1024);
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		return 1;
+	}
+	rc = lint_text(file, text, len, NULL);
+	free(text);
 	return rc;
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "repo", required_argument, NULL, 'r' },
+		{ "commit", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct config_repo	*repo;
+	struct config			*cfg = NULL;
+	struct repo_cache		*rc = NULL;
+	struct pipeline_limits		 lim;
+	const char			*path = DEFAULT_CONFIG, *name = NULL;
+	const char			*sha = NULL, **names = NULL;
+	char				*dir = NULL, *text = NULL, *file;
+	size_t				 len, i;
+	int				 c, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			name = optarg;
+			break;
+		case 's':
+			sha = optarg;
+			break;
+		case 'h':
+			fputs(usage_plan, stdout);
+			return 0;
+		default:
+			fputs(usage_plan, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (name == NULL || sha == NULL || optind != argc) {
+		fputs(usage_plan, stderr);
+		return EXIT_USAGE;
+	}
+	if (config_load(&cfg, path) != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		return 1;
+	}
+	if ((repo = config_repo_by_name(cfg, name)) == NULL) {
+		fprintf(stderr, "ferry: repository %s is not in %s\n", name,
+		    path);
+		goto out;
+	}
+	dir = xasprintf("%s/mirrors", cfg->data_dir);
+	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0 ||
+	    repo_ensure_commit(rc, repo->name, repo->clone_url,
+	    repo->status_token, sha) != 0 ||
+	    repo_read_file(&text, &len, rc, repo->name, sha, repo->pipeline,
+	    PIPELINE_MAX_FILE) != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		goto out;
+	}
+	memset(&lim, 0, sizeof(lim));
+	if (cfg->executor == EXECUTOR_KUBERNETES) {
+		lim.quota_cpu_milli = cfg->kube.quota.cpu_milli;
+		lim.quota_memory = cfg->kube.quota.memory;
+	}
+	names = xcalloc(repo->nsecrets + 1, sizeof(char *));
+	for (i = 0; i < repo->nsecrets; i++)
+		names[i] = repo->secrets[i].name;
+	lim.secret_names = names;
+	lim.nsecret_names = repo->nsecrets;
+	file = xasprintf("%s@%.12s:%s", repo->name, sha, repo->pipeline);
+	ret = lint_text(file, text, len, &lim);
+	free(file);
+out:
+	free(names);
+	free(text);
+	free(dir);
+	repo_cache_free(rc);
+	config_free(cfg);
+	return ret;
 }
 
 static int
@@ -255,10 +508,13 @@ main(int argc, char **argv)
 	} cmds[] = {
 		{ "serve", cmd_serve },
 		{ "migrate", cmd_migrate },
+		{ "lint", cmd_lint },
+		{ "plan", cmd_plan },
 		{ "version", cmd_version },
 	};
 	cJSON_Hooks	hooks = { json_malloc, free };
 	size_t		i;
+	int		rc;
 
 	cJSON_InitHooks(&hooks);
 	if (argc < 2) {
@@ -272,9 +528,14 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		git_libgit2_init();
+		rc = cmds[i].fn(argc - 1, argv + 1);
+		git_libgit2_shutdown();
+		return rc;
+	}
 	fprintf(stderr, "ferry: unknown command \"%s\"\n", argv[1]);
 	fputs(usage_main, stderr);
 	return EXIT_USAGE;

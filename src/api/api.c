@@ -17,6 +17,11 @@ static const struct http_route api_route_table[] = {
 	{ "POST", "/hooks/gitlab", api_hook_gitlab },
 	{ "GET", "/api/v1/runs", api_runs_list },
 	{ "GET", "/api/v1/runs/{}", api_run_get },
+	{ "GET", "/api/v1/runs/{}/steps/{}/log", api_step_log },
+	{ "POST", "/api/v1/runs/{}/cancel", api_run_cancel },
+	{ "POST", "/api/v1/runs/{}/rerun", api_run_rerun },
+	{ "POST", "/api/v1/repos/{}/{}/runs", api_repo_run },
+	{ "GET", "/source/{}", api_source },
 	{ "GET", "/api/v1/repos", api_repos_list },
 	{ "GET", "/healthz", api_healthz },
 	{ "GET", "/readyz", api_readyz },
@@ -48,6 +53,19 @@ api_set_wake(struct api *api, api_wake_fn *fn, void *arg)
 {
 	api->wake = fn;
 	api->wake_arg = arg;
+}
+
+void
+api_set_notify(struct api *api, api_notify_fn *fn, void *arg)
+{
+	api->notify = fn;
+	api->notify_arg = arg;
+}
+
+void
+api_set_repo_cache(struct api *api, struct repo_cache *rc)
+{
+	api->rc = rc;
 }
 
 const struct http_route *

@@ -17,8 +17,11 @@
 struct api {
 	const struct config	*cfg;
 	char			*db_path;
-	api_wake_fn		*wake;
+	api_wake_fn		*wake;		/* worker wake-up */
 	void			*wake_arg;
+	api_notify_fn		*notify;	/* a run changed */
+	void			*notify_arg;
+	struct repo_cache	*rc;		/* source archives; borrowed */
 };
 
 /* Handlers (arg is the struct api). */
@@ -29,6 +32,11 @@ void	 api_run_get(struct http_req *req, void *arg);
 void	 api_repos_list(struct http_req *req, void *arg);
 void	 api_healthz(struct http_req *req, void *arg);
 void	 api_readyz(struct http_req *req, void *arg);
+void	 api_run_cancel(struct http_req *req, void *arg);
+void	 api_run_rerun(struct http_req *req, void *arg);
+void	 api_repo_run(struct http_req *req, void *arg);
+void	 api_step_log(struct http_req *req, void *arg);
+void	 api_source(struct http_req *req, void *arg);
 
 /* Replies with the JSON document, which it frees. */
 void	 api_reply_json(struct http_req *req, int status, cJSON *doc);

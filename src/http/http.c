@@ -40,6 +40,13 @@
  * internal-thread modes (it would busy-wait), so the stream adapter
  * loops on the handler's callback itself until it has bytes, the stream
  * ends, the server stops or the peer has gone away.
+ *
+ * Replies are queued from the handler, on its connection thread, before
+ * it returns (no suspend/resume): a handler that returns without one
+ * gets a 500. MHD_OPTION_LISTENING_ADDRESS_REUSE is left unset: its
+ * value 1 means SO_REUSEPORT, which would let a second ferry listen on
+ * the same port; libmicrohttpd sets SO_REUSEADDR by default, enough for
+ * a quick restart.
  */
 #include "http.h"
 
@@ -80,9 +87,9 @@ struct http_conn {
 	int			 fd;
 	int64_t			 opened_ms;	/* monotonic */
 	int64_t			 deadline_ms;	/* cut after this */
-	unsigned int		 nrequests;	/* requests begun */
-	bool			 streaming;	/* exempt from deadline */
-	bool			 cut;		/* reaper shut it down */
+	unsigned int		 nrequests;	/* begun so far */
+	bool			 streaming;	/* no deadline */
+	bool			 cut;		/* shut down */
 };
 
 struct http_hdr {
@@ -93,18 +100,18 @@ struct http_hdr {
 struct http_req {
 	struct http_server	*srv;
 	struct MHD_Connection	*mc;
-	struct http_conn	*conn;		/* NULL if unknown */
-	char			*method;	/* NULL until the handler */
-	char			*raw_path;	/* as sent, without query */
+	struct http_conn	*conn;		/* or NULL */
+	char			*method;	/* set by the handler */
+	char			*raw_path;	/* as sent, no query */
 	char			*path;		/* percent-decoded */
-	char			**params;	/* decoded route params */
+	char			**params;	/* decoded */
 	size_t			 nparams;
 	struct buf		 body;
-	struct http_hdr		*hdrs;		/* pending reply headers */
+	struct http_hdr		*hdrs;		/* for the reply */
 	size_t			 nhdrs;
 	int64_t			 start_ms;
-	int			 status;	/* 0 until replied */
-	bool			 begun;		/* access handler seen */
+	int			 status;	/* 0: no reply yet */
+	bool			 begun;		/* handler called */
 	bool			 too_big;	/* body dropped */
 	bool			 replied;
 	bool			 queue_failed;
@@ -122,9 +129,9 @@ struct http_server {
 	atomic_bool		 stopping;
 
 	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cv;		/* reaper wake, active drop */
+	pthread_cond_t		 cv;		/* reaper, stop */
 	struct http_conn	*conns;		/* list, under mtx */
-	size_t			 active;	/* requests in flight */
+	size_t			 active;	/* requests open */
 	bool			 reaper_stop;
 	bool			 reaper_started;
 	pthread_t		 reaper;
@@ -173,18 +180,35 @@ http_sleep_ms(long ms)
 		continue;
 }
 
-/* libmicrohttpd's error messages, into ferry's log. */
+/*
+ * libmicrohttpd's error messages, into ferry's log. Those about clients
+ * going away or misbehaving are routine and only logged at debug level.
+ */
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char	line[512];
-	size_t	n;
+	static const char	*routine[] = {
+		"Closing connection",
+		"connection closure",
+		"Connection socket is closed",
+		"onnection reset",
+		"timed out",
+		"Error processing request",
+	};
+	char			 line[512];
+	size_t			 i, n;
 
 	(void)cls;
 	vsnprintf(line, sizeof line, fmt, ap);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
+	for (i = 0; i < sizeof routine / sizeof routine[0]; i++) {
+		if (strstr(line, routine[i]) != NULL) {
+			log_debug("libmicrohttpd: %s", line);
+			return;
+		}
+	}
 	log_warnx("libmicrohttpd: %s", line);
 }
 
@@ -307,12 +331,10 @@ http_notify_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	if (req->method != NULL) {
-		log_debug("%s %s %d %lldms%s", req->method, req->raw_path,
-		    req->status, (long long)(time_mono_ms() - req->start_ms),
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    " aborted");
-	}
+	log_debug("%s %s %d %lldms%s", req->method != NULL ? req->method :
+	    "-", req->raw_path, req->status,
+	    (long long)(time_mono_ms() - req->start_ms),
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	pthread_mutex_lock(&srv->mtx);
 	if ((c = req->conn) != NULL) {
 		c->streaming = false;
@@ -745,6 +767,25 @@ http_server_stopping(const struct http_req *req)
 	return atomic_load(&req->srv->stopping);
 }
 
+/* Appends method to an Allow list unless it is there already. */
+static void
+allow_add(struct buf *allow, const char *method)
+{
+	const char	*p = allow->data;
+	size_t		 n = strlen(method), tok;
+
+	while (p != NULL && *p != '\0') {
+		tok = strcspn(p, ",");
+		if (tok == n && strncmp(p, method, n) == 0)
+			return;
+		p += tok;
+		p += strspn(p, ", ");
+	}
+	if (allow->len > 0)
+		buf_puts(allow, ", ");
+	buf_puts(allow, method);
+}
+
 /* Routes the complete request and calls its handler. */
 static void
 http_dispatch(struct http_server *srv, struct http_req *req)
@@ -776,14 +817,9 @@ http_dispatch(struct http_server *srv, struct http_req *req)
 			return;
 		}
 		params_free(params, n);
-		if (allow.data == NULL || strstr(allow.data, r->method) ==
-		    NULL) {
-			if (allow.len > 0)
-				buf_puts(&allow, ", ");
-			buf_puts(&allow, r->method);
-			if (strcmp(r->method, MHD_HTTP_METHOD_GET) == 0)
-				buf_puts(&allow, ", HEAD");
-		}
+		allow_add(&allow, r->method);
+		if (strcmp(r->method, MHD_HTTP_METHOD_GET) == 0)
+			allow_add(&allow, MHD_HTTP_METHOD_HEAD);
 	}
 	if (allow.len > 0) {
 		http_reply_header(req, "Allow", allow.data);
@@ -941,7 +977,6 @@ http_server_start(struct http_server **out, const struct http_opts *opts,
 	    (unsigned int)opts->max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_notify_completed, srv,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, srv,

@@ -20,13 +20,13 @@ enum pnode_type {
 
 /* One YAML node; the tree owns its children. */
 struct pnode {
-	enum pnode_type	  type;
-	char		 *str;		/* scalar text, NUL-free; else NULL */
-	bool		  plain;	/* unquoted scalar (null, booleans) */
-	int		  line;		/* 1-based start of the node */
-	int		  col;
-	struct pnode	**kids;		/* seq: items; map: key, value, ... */
-	size_t		  nkids;	/* map: twice the number of pairs */
+	enum pnode_type	 type;
+	char		*str;		/* scalar text, else NULL */
+	bool		 plain;		/* an unquoted scalar */
+	int		 line;		/* 1-based start of the node */
+	int		 col;
+	struct pnode	**kids;		/* map: key, value, ... */
+	size_t		 nkids;		/* map: twice the pairs */
 };
 
 /*
@@ -42,7 +42,27 @@ void	 pnode_free(struct pnode *n);
 bool	 pnode_is_null(const struct pnode *n);
 
 /* Appends an error unless PIPELINE_MAX_ERRORS are kept already. */
-void	 pipeline_errors_add(struct pipeline_errors *errs, int line, int col,
-	    const char *fmt, ...) PRINTFLIKE(4, 5);
+void	 pipeline_errors_add(struct pipeline_errors *errs, int line,
+	    int col, const char *fmt, ...) PRINTFLIKE(4, 5);
+
+struct pipeline;
+
+/*
+ * Kahn's algorithm over needs_idx, lowest index first among ready steps.
+ * order_out receives the steps it could sort, sorted_out[i] whether step
+ * i was sorted (both p->nsteps entries). Returns how many were sorted:
+ * fewer than p->nsteps means a cycle.
+ */
+size_t	 pipeline_toposort(size_t *order_out, bool *sorted_out,
+	    const struct pipeline *p);
+/*
+ * After pipeline_toposort(), with done initially its sorted_out: finds
+ * the next cycle not sharing a step with those found before, writes it to
+ * cycle_out (cycle_out[0] needs cycle_out[1] ... the last needs
+ * cycle_out[0]; cycle_out[0] the lowest index) and returns its length, or
+ * 0 when there is none left. Updates done.
+ */
+size_t	 pipeline_cycle_next(size_t *cycle_out, bool *done,
+	    const struct pipeline *p);
 
 #endif

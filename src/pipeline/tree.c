@@ -30,24 +30,18 @@ pipeline_errors_add(struct pipeline_errors *errs, int line, int col,
 {
 	struct pipeline_error	*e;
 	va_list			 ap;
-	char			*msg;
-	int			 n;
+	char			 msg[4096];	/* a 64-step cycle */
 
 	if (errs == NULL || errs->n >= PIPELINE_MAX_ERRORS)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	ASSERT(n >= 0);
-	msg = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);	/* truncation: harmless */
 	va_end(ap);
 	errs->v = xreallocarray(errs->v, errs->n + 1, sizeof(*errs->v));
 	e = &errs->v[errs->n++];
 	e->line = line;
 	e->col = col;
-	e->msg = msg;
+	e->msg = xstrdup(msg);
 }
 
 void
@@ -129,7 +123,7 @@ static void
 syntax_error(struct pipeline_errors *errs, const yaml_parser_t *ps,
     const char *text, size_t len)
 {
-	const char	*problem = ps->problem ? ps->problem : "unknown error";
+	const char	*problem = ps->problem ? ps->problem : "unknown";
 	int		 line, col;
 
 	switch (ps->error) {

@@ -82,11 +82,12 @@ char *
 xasprintf(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*p;
+	char	*p, one[1];
 	int	 n;
 
+	/* A one-byte buffer, not NULL: GCC's -Wformat-truncation objects. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(one, sizeof(one), fmt, ap);
 	va_end(ap);
 	ASSERT(n >= 0);
 	p = xmalloc((size_t)n + 1);
@@ -194,10 +195,11 @@ int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	ap;
+	char	one[1];
 	int	n, rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(one, sizeof(one), fmt, ap);
 	va_end(ap);
 	ASSERT(n >= 0);
 	if ((rc = buf_reserve(b, (size_t)n)) != 0)

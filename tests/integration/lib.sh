@@ -146,3 +146,60 @@ PYEOF
 payload() {
 	$PY "$PAYLOAD" "$@"
 }
+
+# --- git repositories and runs ------------------------------------------------
+
+GIT="git -c user.name=Jane\ Doe -c user.email=jane@example.com -c init.defaultBranch=master"
+
+# repo_init DIR: an empty repository on master.
+repo_init() {
+	git -c init.defaultBranch=master init -q "$1"
+}
+
+# repo_commit DIR MESSAGE: commits everything in DIR, prints the sha.
+repo_commit() {
+	git -C "$1" add -A >/dev/null
+	git -C "$1" -c user.name="Jane Doe" -c user.email=jane@example.com \
+	    commit -q --allow-empty -m "$2" >/dev/null
+	git -C "$1" rev-parse HEAD
+}
+
+# push_run REPO SHA [MESSAGE]: sends a signed GitHub push, prints run id.
+push_run() {
+	local repo=$1 sha=$2 msg=${3:-commit} f
+	f="$T/push-$RANDOM$RANDOM.json"
+	payload github-push --repo "$repo" --after "$sha" --message "$msg" >"$f"
+	github_post push "dl-$RANDOM$RANDOM$RANDOM" "$f" "$SHOP_SECRET" >/dev/null
+	jq_body 'd["run_id"]'
+}
+
+# run_status ID: prints the run's status.
+run_status() {
+	http GET "/api/v1/runs/$1" >/dev/null
+	jq_body 'd["status"]'
+}
+
+# run_final ID: true once the run has ended.
+run_final() {
+	case "$(run_status "$1")" in
+	succeeded|failed|cancelled|error) return 0;;
+	*) return 1;;
+	esac
+}
+
+# wait_run ID [SECONDS]: waits for the run to end, prints its status.
+wait_run() {
+	wait_until "${2:-60}" run_final "$1"
+	run_status "$1"
+}
+
+# step_field ID STEP KEY: a field of one step of the run.
+step_field() {
+	http GET "/api/v1/runs/$1" >/dev/null
+	jq_body "[s for s in d['steps'] if s['name'] == '$2'][0]['$3']"
+}
+
+# step_log ID STEP: the step's log from the API.
+step_log() {
+	curl -sS --max-time 20 "http://127.0.0.1:$PORT/api/v1/runs/$1/steps/$2/log"
+}

@@ -1,0 +1,85 @@
+/*
+ * exec.c - the executor interface: checks what every executor relies on,
+ * then dispatches through the executor's ops table (exec_int.h).
+ */
+#define LOG_MODULE "exec"
+#include "exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec_int.h"
+#include "log.h"
+#include "util.h"
+
+int
+exec_task_start(struct exec_task **out, struct exec *ex,
+    const struct exec_step *step, struct exec_log *log, exec_done_fn *done,
+    void *arg)
+{
+	size_t	i;
+
+	*out = NULL;
+	ASSERT(ex != NULL && ex->ops != NULL && step != NULL);
+	ASSERT(log != NULL && done != NULL);
+	if (step->step == NULL || step->step[0] == '\0' ||
+	    strchr(step->step, '/') != NULL)
+		return err_set(ERR_INVALID, "bad step name");
+	if (step->script == NULL)
+		return err_set(ERR_INVALID, "step %s has no commands",
+		    step->step);
+	if (step->timeout_ms <= 0)
+		return err_set(ERR_INVALID, "step %s has no timeout",
+		    step->step);
+	if (step->memory < 0 || step->cpu_milli < 0)
+		return err_set(ERR_INVALID, "step %s has negative resources",
+		    step->step);
+	for (i = 0; i < step->nenv; i++) {
+		const char	*n = step->env[i].name;
+
+		if (n == NULL || n[0] == '\0' || strchr(n, '=') != NULL ||
+		    step->env[i].value == NULL)
+			return err_set(ERR_INVALID, "step %s: bad environment "
+			    "variable", step->step);
+	}
+	return ex->ops->task_start(out, ex, step, log, done, arg);
+}
+
+int
+exec_task_result(struct exec_result *out, struct exec_task *t)
+{
+	ASSERT(t != NULL && t->ops != NULL);
+	return t->ops->task_result(out, t);
+}
+
+void
+exec_task_cancel(struct exec_task *t, int64_t grace_ms)
+{
+	ASSERT(t != NULL && t->ops != NULL);
+	t->ops->task_cancel(t, grace_ms < 0 ? 0 : grace_ms);
+}
+
+void
+exec_task_free(struct exec_task *t)
+{
+	if (t == NULL)
+		return;
+	ASSERT(t->ops != NULL);
+	t->ops->task_free(t);
+}
+
+const char *
+exec_name(const struct exec *ex)
+{
+	ASSERT(ex != NULL && ex->ops != NULL);
+	return ex->ops->name;
+}
+
+void
+exec_free(struct exec *ex)
+{
+	if (ex == NULL)
+		return;
+	ASSERT(ex->ops != NULL);
+	ex->ops->free(ex);
+}
