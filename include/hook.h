@@ -32,6 +32,13 @@ void	 push_free(struct push *p);
  */
 int	 hook_github_verify(const char *secret, const char *sig_header,
 	    const char *body, size_t len);
+/*
+ * Whether sig_header is a well-formed "sha256=<64 hex>" header, before
+ * any secret is known: 0, or ERR_AUTH as hook_github_verify says. Lets a
+ * request without a usable signature get its 401 before the body is
+ * parsed.
+ */
+int	 hook_github_sig_check(const char *sig_header);
 /* GitLab: X-Gitlab-Token equals secret (constant time), else ERR_AUTH. */
 int	 hook_gitlab_verify(const char *secret, const char *token_header);
 

@@ -4,8 +4,9 @@
  *
  * DESIGN: the order of checks decides which answer a bad request gets,
  * and nothing is stored before all of them passed: event header (400),
- * body shape (400), repository name (400) and whether it is configured
- * (404), signature or token over the raw body (401), event type (200
+ * a missing or malformed signature or token (401), body shape (400),
+ * repository name (400) and whether it is configured (404), the
+ * signature or token over the raw body (401), event type (200
  * ignored), push fields (400), branch rules (200 ignored), and only then
  * one transaction that records the delivery and the run; 202 is sent
  * after it committed. The HTTP thread never waits on the network.
@@ -154,6 +155,10 @@ api_hook_github(struct http_req *req, void *arg)
 	}
 	if ((rc = delivery_id_check(id)) != 0)
 		goto reject;
+	/* No usable signature: 401 before the body is even parsed. */
+	if ((rc = hook_github_sig_check(http_req_header(req,
+	    "X-Hub-Signature-256"))) != 0)
+		goto reject;
 	if ((rc = hook_github_body(&json, &jlen,
 	    http_req_header(req, "Content-Type"), body, len)) != 0)
 		goto reject;
@@ -216,6 +221,10 @@ api_hook_gitlab(struct http_req *req, void *arg)
 	}
 	if ((rc = delivery_id_check(id)) != 0)
 		goto reject;
+	if (http_req_header(req, "X-Gitlab-Token") == NULL) {
+		rc = err_set(ERR_AUTH, "missing token");
+		goto reject;
+	}
 	if ((rc = hook_gitlab_repo(&name, body, len)) != 0)
 		goto reject;
 	repo = config_repo_find(api->cfg, PROVIDER_GITLAB, name);

@@ -2,14 +2,12 @@
  * exec.c - the executor interface: checks what every executor relies on,
  * then dispatches through the executor's ops table (exec_int.h).
  */
-#define LOG_MODULE "exec"
 #include "exec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec_int.h"
-#include "log.h"
 #include "util.h"
 
 int

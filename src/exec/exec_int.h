@@ -48,11 +48,13 @@ struct exec_task {
  * put it into the task's cgroups), sets up mounts, hostname, loopback,
  * limits and the unprivileged user, reports one struct sandbox_status
  * on ctl_fd, then forks /bin/sh and reaps until the shell exits, whose
- * status becomes its own. It uses only system calls: it is a copy of a
- * multi-threaded process and must not touch malloc or locks.
+ * status becomes its own and is sent as a second status (SANDBOX_EXIT).
+ * It uses only syscalls: it is a copy of a multi-threaded process and
+ * must not touch malloc or locks.
  */
 enum sandbox_stage {
 	SANDBOX_OK,
+	SANDBOX_EXIT,		/* err: the shell's exit code */
 	SANDBOX_FDS,
 	SANDBOX_MOUNT_PRIVATE,
 	SANDBOX_OPEN_WS,
@@ -67,6 +69,7 @@ enum sandbox_stage {
 	SANDBOX_NO_NEW_PRIVS,
 	SANDBOX_SETUID,
 	SANDBOX_PDEATHSIG,
+	SANDBOX_SIGNALS,
 	SANDBOX_FORK,
 };
 
@@ -111,20 +114,29 @@ enum exec_cg_version {
 	EXEC_CG_V2,
 };
 
-/* Parent groups, one per controller (all the same directory in v2). */
-struct exec_cg_root {
-	enum exec_cg_version	 version;
-	char			*memory;	/* NULL: not available */
-	char			*pids;
-	char			*cpu;
+enum exec_cg_ctl {
+	EXEC_CG_MEMORY,
+	EXEC_CG_PIDS,
+	EXEC_CG_CPU,
+	EXEC_CG_NCTL,
 };
 
-/* A task's groups, NULL where not made. */
+/*
+ * Directories: in v1 one per controller (NULL where unusable); in v2
+ * dir[0] holds every controller and has[] says which are enabled.
+ */
+struct exec_cg_root {
+	enum exec_cg_version	 version;
+	char			*dir[EXEC_CG_NCTL];	/* ferry's parents */
+	bool			 has[EXEC_CG_NCTL];
+};
+
+/* A task's groups, laid out like the root; nothing made: all NULL. */
 struct exec_cg {
 	enum exec_cg_version	 version;
-	char			*memory;
-	char			*pids;
-	char			*cpu;
+	char			*dir[EXEC_CG_NCTL];
+	bool			 has[EXEC_CG_NCTL];
+	int64_t			 memory;		/* its limit, or 0 */
 };
 
 /* Fills root (version EXEC_CG_NONE when nothing is usable). */

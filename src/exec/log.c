@@ -215,7 +215,8 @@ exec_log_write(struct exec_log *log, const char *data, size_t len)
 	if (need > log->cap) {
 		char	*p = xmalloc(need);
 
-		memcpy(p, log->pending, log->npending);
+		if (log->npending > 0)
+			memcpy(p, log->pending, log->npending);
 		if (log->pending != NULL)
 			wipe(log->pending, log->cap);
 		free(log->pending);

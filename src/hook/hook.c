@@ -80,6 +80,26 @@ sig_decode(unsigned char *out, const char *s)
 	return 0;
 }
 
+/* Decodes a well-formed "sha256=<64 hex>" header into want. */
+static int
+sig_parse(unsigned char want[SHA256_LEN], const char *sig_header)
+{
+	if (sig_header == NULL)
+		return err_set(ERR_AUTH, "missing signature");
+	if (strncmp(sig_header, SIG_PREFIX, strlen(SIG_PREFIX)) != 0 ||
+	    sig_decode(want, sig_header + strlen(SIG_PREFIX)) != 0)
+		return err_set(ERR_AUTH, "bad signature");
+	return 0;
+}
+
+int
+hook_github_sig_check(const char *sig_header)
+{
+	unsigned char	want[SHA256_LEN];
+
+	return sig_parse(want, sig_header);
+}
+
 int
 hook_github_verify(const char *secret, const char *sig_header,
     const char *body, size_t len)
@@ -87,15 +107,12 @@ hook_github_verify(const char *secret, const char *sig_header,
 	unsigned char	 want[SHA256_LEN], got[EVP_MAX_MD_SIZE];
 	unsigned int	 gotlen = 0;
 	size_t		 klen;
-	int		 ok;
+	int		 ok, rc;
 
 	ASSERT(secret != NULL);
 	ASSERT(body != NULL || len == 0);
-	if (sig_header == NULL)
-		return err_set(ERR_AUTH, "missing signature");
-	if (strncmp(sig_header, SIG_PREFIX, strlen(SIG_PREFIX)) != 0 ||
-	    sig_decode(want, sig_header + strlen(SIG_PREFIX)) != 0)
-		return err_set(ERR_AUTH, "bad signature");
+	if ((rc = sig_parse(want, sig_header)) != 0)
+		return rc;
 
 	klen = strlen(secret);
 	ASSERT(klen <= 0x7fffffff);

@@ -445,6 +445,10 @@ repo_fetch(git_repository *repo, struct repo_cache *rc, const char *name,
 		why = xstrdup(token == NULL ?
 		    "authentication required and no token configured" :
 		    "authentication failed");
+	else if (strstr(url, "://") == NULL && url[0] != '\0' &&
+	    strchr(url, ':') == NULL && access(url, F_OK) != 0)
+		/* libgit2 says "unsupported URL protocol" for a bad path. */
+		why = xasprintf("no repository at %s", url);
 	else {
 		e = git_error_last();
 		why = repo_scrub(e != NULL && e->message != NULL ?
