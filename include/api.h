@@ -33,6 +33,11 @@ void	 api_set_wake(struct api *api, api_wake_fn *fn, void *arg);
 void	 api_set_notify(struct api *api, api_notify_fn *fn, void *arg);
 /* The mirrors that source archives are made from (borrowed). */
 void	 api_set_repo_cache(struct api *api, struct repo_cache *rc);
+/*
+ * A run or one of its steps changed (created, started, ended): publishes
+ * it to the live event stream. Any thread; cheap.
+ */
+void	 api_run_changed(struct api *api, int64_t run_id);
 /* The route table to pass to http_server_start with the api as arg. */
 const struct http_route *api_routes(size_t *n_out);
 

@@ -91,6 +91,15 @@ struct exec_local_opts {
 	int64_t		 default_memory;	/* bytes */
 	int		 max_procs;		/* processes per step; 512 */
 	int64_t		 max_file_size;		/* bytes per file; 1 GiB */
+	/*
+	 * Paths the steps must not see although the rest of the host is
+	 * visible (read-only) to them: data_dir (other repositories'
+	 * mirrors, logs, the database), the config file. A directory
+	 * becomes empty, a file /dev/null. Other steps' workspaces are
+	 * always hidden. Borrowed for the call.
+	 */
+	const char *const *hide;
+	size_t		 nhide;
 };
 int	 exec_local_new(struct exec **out, const struct exec_local_opts *o);
 

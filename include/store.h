@@ -253,6 +253,14 @@ int	 store_run_token_set(struct store *st, int64_t run_id,
 int	 store_run_token(char **out, struct store *st, int64_t run_id);
 
 /*
+ * cancel_superseded: ends every queued run of repo on branch older than
+ * newer_id as 'cancelled' with the reason "superseded by run N".
+ * *n_out gets how many.
+ */
+int	 store_runs_supersede(int *n_out, struct store *st, const char *repo,
+	    const char *branch, int64_t newer_id);
+
+/*
  * Fills in the commit message and author of a run created without a
  * webhook payload (manual runs), once the commit has been fetched.
  */

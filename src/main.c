@@ -22,9 +22,11 @@
 #include "exec.h"
 #include "ferry_version.h"
 #include "http.h"
+#include "kube.h"
 #include "log.h"
 #include "pipeline.h"
 #include "repo.h"
+#include "report.h"
 #include "runner.h"
 #include "store.h"
 #include "util.h"
@@ -44,6 +46,7 @@ static const char usage_main[] =
     "  migrate   apply database migrations and exit\n"
     "  lint      check a pipeline file and print its plan\n"
     "  plan      print the plan of a repository's commit\n"
+    "  render    print the Kubernetes manifests a run would create\n"
     "  version   print the version\n"
     "\n"
     "Run 'ferry <command> --help' for a command's options.\n";
@@ -191,6 +194,21 @@ wake_workers(void *arg)
 	worker_wake(arg);
 }
 
+/* Where a run's changes go: the live events and the reports. */
+struct notify_sinks {
+	struct api	*api;
+	struct report	*report;
+};
+
+static void
+run_changed(void *arg, int64_t run_id)
+{
+	struct notify_sinks	*ns = arg;
+
+	api_run_changed(ns->api, run_id);
+	report_run_changed(ns->report, run_id);
+}
+
 static int
 start_executor(struct exec **out, const struct config *cfg)
 {
@@ -222,6 +240,8 @@ cmd_serve(int argc, char **argv)
 	struct runner		*runner = NULL;
 	struct worker_pool	*pool = NULL;
 	struct worker_opts	 wo;
+	struct report		*report = NULL;
+	struct notify_sinks	 sinks = { NULL, NULL };
 	struct http_opts	 ho;
 	const struct http_route	*routes;
 	size_t			 nroutes;
@@ -270,7 +290,17 @@ cmd_serve(int argc, char **argv)
 		log_error("%s", err_msg());
 		goto out;
 	}
+	if (report_start(&report, cfg, db) != 0) {
+		log_error("%s", err_msg());
+		goto out;
+	}
+	api_new(&api, cfg, db);
+	api_set_repo_cache(api, rc);
+	sinks.api = api;
+	sinks.report = report;
+	api_set_notify(api, run_changed, &sinks);
 	runner_new(&runner, cfg, db, rc, ex);
+	runner_set_notify(runner, run_changed, &sinks);
 	memset(&wo, 0, sizeof(wo));
 	wo.threads = cfg->workers;
 	wo.poll_ms = 2000;
@@ -282,9 +312,7 @@ cmd_serve(int argc, char **argv)
 		log_error("%s", err_msg());
 		goto out;
 	}
-	api_new(&api, cfg, db);
 	api_set_wake(api, wake_workers, pool);
-	api_set_repo_cache(api, rc);
 	memset(&ho, 0, sizeof(ho));
 	ho.host = cfg->listen_host;
 	ho.port = cfg->listen_port;
@@ -324,6 +352,7 @@ out:
 		runner_stop_begin(runner);
 	worker_pool_stop(pool);
 	runner_free(runner);
+	report_stop(report);
 	api_free(api);
 	exec_free(ex);
 	repo_cache_free(rc);
@@ -510,6 +539,7 @@ main(int argc, char **argv)
 		{ "migrate", cmd_migrate },
 		{ "lint", cmd_lint },
 		{ "plan", cmd_plan },
+		{ "render", kube_render_main },
 		{ "version", cmd_version },
 	};
 	cJSON_Hooks	hooks = { json_malloc, free };

@@ -23,8 +23,15 @@ static const struct http_route api_route_table[] = {
 	{ "POST", "/api/v1/repos/{}/{}/runs", api_repo_run },
 	{ "GET", "/source/{}", api_source },
 	{ "GET", "/api/v1/repos", api_repos_list },
+	{ "GET", "/api/v1/events", api_events },
+	{ "GET", "/api/v1/openapi.json", api_openapi },
+	{ "GET", "/badge/{}/{}", api_badge },
+	{ "GET", "/metrics", api_metrics },
 	{ "GET", "/healthz", api_healthz },
 	{ "GET", "/readyz", api_readyz },
+	/* Last: the status page's files, "/" included. */
+	{ "GET", "/", api_static },
+	{ "GET", "/static/*", api_static },
 };
 
 int

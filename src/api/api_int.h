@@ -37,6 +37,11 @@ void	 api_run_rerun(struct http_req *req, void *arg);
 void	 api_repo_run(struct http_req *req, void *arg);
 void	 api_step_log(struct http_req *req, void *arg);
 void	 api_source(struct http_req *req, void *arg);
+void	 api_events(struct http_req *req, void *arg);	/* events.c */
+void	 api_metrics(struct http_req *req, void *arg);	/* metrics.c */
+void	 api_badge(struct http_req *req, void *arg);	/* badge.c */
+void	 api_openapi(struct http_req *req, void *arg);	/* openapi.c */
+void	 api_static(struct http_req *req, void *arg);	/* static.c */
 
 /* Replies with the JSON document, which it frees. */
 void	 api_reply_json(struct http_req *req, int status, cJSON *doc);

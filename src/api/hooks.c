@@ -66,6 +66,21 @@ reply_reject(struct http_req *req, const char *provider, const char *id,
 	api_reply_err(req, rc);
 }
 
+/* cancel_superseded: the new run replaces the branch's queued ones. */
+static void
+supersede(struct store *st, const struct config_repo *repo,
+    const char *branch, int64_t id)
+{
+	int	n;
+
+	if (store_runs_supersede(&n, st, repo->name, branch, id) != 0)
+		log_warnx("repo=%s cannot cancel superseded runs: %s",
+		    repo->name, err_msg());
+	else if (n > 0)
+		log_info("repo=%s run=%" PRId64 " cancelled %d queued run(s) "
+		    "it supersedes", repo->name, id, n);
+}
+
 /* Records the run and answers 202, or 200 for a known delivery. */
 static void
 hook_enqueue(struct http_req *req, struct api *api,
@@ -111,6 +126,8 @@ hook_enqueue(struct http_req *req, struct api *api,
 	log_info("provider=%s delivery=%s run=%" PRId64 " repo=%s commit=%.12s"
 	    " queued", provider, delivery_id ? delivery_id : "-", id,
 	    repo->name, p->after);
+	if (repo->cancel_superseded)
+		supersede(st, repo, p->branch, id);
 	if (api->wake != NULL)
 		api->wake(api->wake_arg);
 	doc = cJSON_CreateObject();

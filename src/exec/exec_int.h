@@ -61,6 +61,7 @@ enum sandbox_stage {
 	SANDBOX_ROOT_RO,
 	SANDBOX_MOUNT_PROC,
 	SANDBOX_MOUNT_TMPFS,
+	SANDBOX_HIDE,
 	SANDBOX_MOUNT_WS,
 	SANDBOX_HOSTNAME,
 	SANDBOX_LOOPBACK,
@@ -88,6 +89,10 @@ struct sandbox_rlimits {
 
 struct sandbox_spec {
 	char		 ws[4096];	/* absolute workspace path */
+	const char	*work_dir;	/* absolute; hidden but for ws */
+	char *const	*hide;		/* absolute paths to hide */
+	const bool	*hide_dir;	/* per path: a directory */
+	size_t		 nhide;
 	const char	*tmpfs_opts;	/* "mode=1777,size=..." */
 	char *const	*argv;		/* sh -e -c script */
 	char *const	*envp;

@@ -95,6 +95,9 @@ struct exec_local {
 	int64_t			 default_memory;
 	int			 max_procs;
 	int64_t			 max_file_size;
+	char			**hide;		/* absolute */
+	bool			*hide_dir;
+	size_t			 nhide;
 	bool			 root;		/* euid 0: can sandbox */
 	struct exec_cg_root	 cg;
 	pthread_mutex_t		 mtx;		/* protects slots, nslots */
@@ -557,6 +560,10 @@ local_spec(struct sandbox_spec *sp, const struct local_task *t)
 	memset(sp, 0, sizeof *sp);
 	ASSERT(len < sizeof sp->ws);
 	memcpy(sp->ws, t->ws, len + 1);
+	sp->work_dir = ex->work_dir;
+	sp->hide = ex->hide;
+	sp->hide_dir = ex->hide_dir;
+	sp->nhide = ex->nhide;
 	sp->argv = t->argv;
 	sp->envp = t->envp;
 	sp->network = t->network;
@@ -882,8 +889,13 @@ static void
 local_free(struct exec *base)
 {
 	struct exec_local	*ex = (struct exec_local *)base;
+	size_t			 i;
 
 	ASSERT(ex->nslots == 0);
+	for (i = 0; i < ex->nhide; i++)
+		free(ex->hide[i]);
+	free(ex->hide);
+	free(ex->hide_dir);
 	exec_cg_root_dispose(&ex->cg);
 	pthread_mutex_destroy(&ex->mtx);
 	free(ex->work_dir);
@@ -898,6 +910,33 @@ static const struct exec_ops local_ops = {
 	.task_free = local_task_free,
 	.free = local_free,
 };
+
+/* Resolves the paths to hide; one that does not exist needs no hiding. */
+static void
+local_hide(struct exec_local *ex, const struct exec_local_opts *o)
+{
+	struct stat	 st;
+	char		*abs;
+	size_t		 i;
+
+	ex->hide = xcalloc(o->nhide ? o->nhide : 1, sizeof *ex->hide);
+	ex->hide_dir = xcalloc(o->nhide ? o->nhide : 1, sizeof *ex->hide_dir);
+	for (i = 0; i < o->nhide; i++) {
+		if ((abs = realpath(o->hide[i], NULL)) == NULL) {
+			log_debug("not hiding %s: %s", o->hide[i],
+			    strerror(errno));
+			continue;
+		}
+		if (strcmp(abs, "/") == 0 || stat(abs, &st) != 0 ||
+		    strlen(abs) >= 4096) {
+			log_warnx("cannot hide %s from steps", o->hide[i]);
+			free(abs);
+			continue;
+		}
+		ex->hide_dir[ex->nhide] = S_ISDIR(st.st_mode);
+		ex->hide[ex->nhide++] = abs;
+	}
+}
 
 int
 exec_local_new(struct exec **out, const struct exec_local_opts *o)
@@ -929,6 +968,7 @@ exec_local_new(struct exec **out, const struct exec_local_opts *o)
 	ex->max_procs = o->max_procs > 0 ? o->max_procs : LOCAL_MAX_PROCS;
 	ex->max_file_size = o->max_file_size > 0 ? o->max_file_size :
 	    LOCAL_MAX_FILE;
+	local_hide(ex, o);
 	pthread_mutex_init(&ex->mtx, NULL);
 	ex->root = geteuid() == 0;
 	if (ex->root) {

@@ -21,6 +21,9 @@
  *    /var/tmp and /dev/shm, and on /run when there is no network (it
  *    holds the host's service sockets: D-Bus, systemd, container
  *    runtimes, which the step must not reach);
+ *  - an empty read-only tmpfs over each hidden directory (data_dir:
+ *    other repositories' mirrors and logs) and over work_dir (other
+ *    steps' workspaces), /dev/null over each hidden file;
  *  - hostname "ferry-step"; loopback up in the new network namespace;
  *  - rlimits, no_new_privs, then the step's own uid and gid with no
  *    supplementary groups; parent-death signal SIGKILL (set after the
@@ -69,6 +72,7 @@ static const char *const sb_stage_names[] = {
 	[SANDBOX_ROOT_RO] = "make the root read-only",
 	[SANDBOX_MOUNT_PROC] = "mount /proc",
 	[SANDBOX_MOUNT_TMPFS] = "mount a tmpfs",
+	[SANDBOX_HIDE] = "hide a path",
 	[SANDBOX_MOUNT_WS] = "attach the workspace",
 	[SANDBOX_HOSTNAME] = "set the hostname",
 	[SANDBOX_LOOPBACK] = "bring up loopback",
@@ -317,7 +321,22 @@ sb_mounts(const struct sandbox_spec *sp, int ctl)
 			sb_fail(ctl, SANDBOX_MOUNT_TMPFS);
 	}
 
-	/* The workspace may sit under one of those tmpfs: recreate its path. */
+	/*
+	 * Hidden paths, then work_dir (other steps' workspaces), each an
+	 * empty tmpfs; read-only once the workspace's path is made in them.
+	 */
+	for (i = 0; i < sp->nhide; i++) {
+		if ((sp->hide_dir[i] ? mount("tmpfs", sp->hide[i], "tmpfs",
+		    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") :
+		    mount("/dev/null", sp->hide[i], "none", MS_BIND, NULL)) != 0
+		    && errno != ENOENT)		/* under a fresh tmpfs */
+			sb_fail(ctl, SANDBOX_HIDE);
+	}
+	if (sb_mkdir_p(sp->work_dir) != 0 || mount("tmpfs", sp->work_dir,
+	    "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0711,size=64k"))
+		sb_fail(ctl, SANDBOX_HIDE);
+
+	/* Its path is gone under one of those tmpfs: make it again. */
 	if (sb_mkdir_p(sp->ws) != 0)
 		sb_fail(ctl, SANDBOX_MOUNT_WS);
 	if (tree) {
@@ -333,6 +352,16 @@ sb_mounts(const struct sandbox_spec *sp, int ctl)
 	    MS_NODEV, NULL) != 0)
 		sb_fail(ctl, SANDBOX_MOUNT_WS);
 	close(ws);
+	for (i = 0; i <= sp->nhide; i++) {
+		const char	*p = i < sp->nhide ? sp->hide[i] : sp->work_dir;
+
+		if (i < sp->nhide && !sp->hide_dir[i])
+			continue;
+		if (mount("none", p, "none", MS_REMOUNT | MS_BIND | MS_RDONLY |
+		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0 &&
+		    (errno != ENOENT || i == sp->nhide))
+			sb_fail(ctl, SANDBOX_HIDE);
+	}
 }
 
 static void

@@ -1724,6 +1724,37 @@ store_run_token_set(struct store *st, int64_t run_id, const char *token)
 	return 0;
 }
 
+static const char SQL_RUNS_SUPERSEDE[] =
+    "UPDATE runs SET status = 'cancelled', reason = ?, finished_at = ?"
+    " WHERE status = 'queued' AND branch = ? AND id < ?"
+    " AND repo_id = (SELECT id FROM repos WHERE name = ?)";
+
+int
+store_runs_supersede(int *n_out, struct store *st, const char *repo,
+    const char *branch, int64_t newer_id)
+{
+	sqlite3_stmt	*s;
+	char		*reason;
+	int		 rc;
+
+	STORE_OWNED(st);
+	*n_out = 0;
+	if ((rc = stmt_get(&s, st, SQL_RUNS_SUPERSEDE)) != 0)
+		return rc;
+	reason = xasprintf("superseded by run %" PRId64, newer_id);
+	bind_text(s, 1, reason);
+	bind_int64(s, 2, time_now_ms());
+	bind_text(s, 3, branch);
+	bind_int64(s, 4, newer_id);
+	bind_text(s, 5, repo);
+	rc = stmt_exec(st, s);
+	free(reason);
+	if (rc != 0)
+		return rc;
+	*n_out = sqlite3_changes(st->db);
+	return 0;
+}
+
 static const char SQL_RUN_DESCRIBE[] =
     "UPDATE runs SET message = ?, author = ? WHERE id = ?";
 

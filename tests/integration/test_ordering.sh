@@ -34,8 +34,13 @@ repos:
     provider: github
     clone_url: $T/src/blocker
     secret: env:SHOP_SECRET
+  - name: acme/fast
+    provider: github
+    clone_url: $T/src/fast
+    secret: env:SHOP_SECRET
+    cancel_superseded: true
 YML
-for r in shop red green blocker; do repo_init "$T/src/$r"; done
+for r in shop red green blocker fast; do repo_init "$T/src/$r"; done
 
 # commit_pipeline REPO CONTENT: prints the sha.
 commit_pipeline() {
@@ -123,6 +128,15 @@ SFIX=$(commit_pipeline red 'steps:
   - name: t
     commands: ["true"]')
 RR=$(push_run acme/red "$SFIX")
+SF=$(commit_pipeline fast 'steps:
+  - name: t
+    commands: ["true"]')
+RF1=$(push_run acme/fast "$SF")
+RF2=$(push_run acme/fast "$SF")
+expect "cancel_superseded: the older queued run is cancelled" "$(run_status "$RF1")" cancelled
+http GET "/api/v1/runs/$RF1" >/dev/null
+expect "cancel_superseded reason" "$(jq_body 'd["reason"]')" "superseded by run $RF2"
+expect "the newer run still runs" "$(wait_run "$RF2" 60)" succeeded
 expect "the fix passes" "$(wait_run "$RR" 60)" succeeded
 expect "routine run passes" "$(wait_run "$RG" 60)" succeeded
 check "the failing repository's run started first though it arrived later" \

@@ -293,6 +293,23 @@ ferry_start || not_ok "ferry restarts"
 expect "interrupted run is re-queued and finishes" "$(wait_run "$R13" 60)" succeeded
 expect "its step ran again" "$(step_log "$R13" slowish)" done
 check "restart was logged" grep -q "run=$R13 .*re-queued" "$T/ferry.log"
+
+# A second interruption of the same run ends it as an error.
+S14=$(pipeline 'steps:
+  - name: forever
+    commands: ["sleep 100"]' "Interrupted twice")
+R14=$(push_run acme/shop "$S14")
+for i in 1 2; do
+	wait_until 20 bash -c "curl -s http://127.0.0.1:$PORT/api/v1/runs/$R14 | grep -q '\"name\":\"forever\",\"status\":\"running\"'"
+	kill -KILL "$FERRY_PID"
+	wait "$FERRY_PID" 2>/dev/null
+	FERRY_PID=
+	ferry_start || not_ok "ferry restarts ($i)"
+done
+expect "a run interrupted twice ends as error" "$(wait_run "$R14" 20)" error
+http GET "/api/v1/runs/$R14" >/dev/null
+expect "its reason" "$(jq_body 'd["reason"]')" "interrupted by server restart twice"
+expect "its step" "$(step_field "$R14" forever status)" error
 http GET "/api/v1/runs?status=running" >/dev/null
 expect "nothing is left running" "$(jq_body 'len(d["runs"])')" 0
 http GET "/api/v1/runs?status=queued" >/dev/null

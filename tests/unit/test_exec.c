@@ -732,6 +732,102 @@ START_TEST(local_cannot_write_outside)
 }
 END_TEST
 
+START_TEST(local_hides_paths)
+{
+	struct exec_local_opts	 o;
+	struct exec		*e;
+	struct exec_step	 sa, sb;
+	struct exec_result	 r;
+	struct job		 ja, jb;
+	char			 h[PATH_MAX + 32], cwd[PATH_MAX];
+	char			*work, *data, *conf, *f, *script, *text, *nb;
+	const char		*hide[3];
+	int64_t			 end;
+
+	if (!need_root())
+		return;
+	/* Outside /tmp, which the sandbox replaces anyway. */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	snprintf(h, sizeof h, "%s/ferry-exec-hide-XXXXXX", cwd);
+	ck_assert_ptr_nonnull(mkdtemp(h));
+	ck_assert_int_eq(chmod(h, 0755), 0);
+	work = xasprintf("%s/work", h);
+	data = xasprintf("%s/data", h);
+	conf = xasprintf("%s/ferry.yml", h);
+	ck_assert_int_eq(mkdir(data, 0755), 0);
+	f = xasprintf("%s/secret.txt", data);
+	write_file(f, "top secret\n");
+	write_file(conf, "token: abc\n");
+	ck_assert_int_eq(chmod(f, 0644), 0);
+	ck_assert_int_eq(chmod(conf, 0644), 0);
+	hide[0] = data;
+	hide[1] = conf;
+	hide[2] = "/nonexistent/ferry";
+	memset(&o, 0, sizeof o);
+	o.work_dir = work;
+	o.hide = hide;
+	o.nhide = 3;
+	ck_assert_int_eq(exec_local_new(&e, &o), 0);
+
+	/* A neighbour whose workspace must stay out of sight. */
+	step_init(&sa, "echo ready; sleep 30");
+	sa.step = "neighbour";
+	job_start_on(&ja, e, &sa, LOG_MAX, NULL, 0);
+	ck_assert(log_wait_for(ja.path, "ready", 10000));
+	end = time_mono_ms() + 10000;
+	while (count_entries(work) < 1 && time_mono_ms() < end)
+		usleep(10000);
+	ck_assert_int_eq(count_entries(work), 1);
+
+	{
+		DIR		*d = opendir(work);
+		struct dirent	*de;
+
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+			;
+		ck_assert_ptr_nonnull(de);
+		nb = xasprintf("%s/%s", work, de->d_name);
+		closedir(d);
+	}
+	script = xasprintf("if test -e %s; then echo NEIGHBOUR; fi\n"
+	    "cat %s/secret.txt || echo NODATA\n"
+	    "cat %s; echo conf-end\n"
+	    "ls -A %s | wc -l\n"
+	    "touch %s/x || echo RO\n"
+	    "cat hello.txt", nb, data, conf, data, data);
+	step_init(&sb, script);
+	job_start_on(&jb, e, &sb, LOG_MAX, NULL, 0);
+	text = job_finish(&jb, &r, sb.timeout_ms);
+	ck_assert_int_eq(r.outcome, EXEC_EXITED);
+	ck_assert_int_eq(r.exit_code, 0);
+	ck_assert_ptr_null(strstr(text, "secret\n"));
+	ck_assert_ptr_null(strstr(text, "token"));
+	ck_assert_ptr_null(strstr(text, "NEIGHBOUR"));
+	ck_assert_msg(strstr(text, "NODATA\nconf-end\n0\n") != NULL,
+	    "log: %s", text);
+	ck_assert_ptr_nonnull(strstr(text, "RO\nhello from the archive\n"));
+	free(text);
+
+	exec_task_cancel(ja.task, 0);
+	text = job_finish(&ja, &r, 10000);
+	ck_assert_int_eq(r.outcome, EXEC_CANCELLED);
+	free(text);
+	exec_free(e);
+	/* The host's files are untouched. */
+	text = read_text(f);
+	ck_assert_str_eq(text, "top secret\n");
+	free(text);
+	rm_tree(h);
+	free(nb);
+	free(script);
+	free(f);
+	free(work);
+	free(data);
+	free(conf);
+}
+END_TEST
+
 START_TEST(local_environment_is_exact)
 {
 	struct exec_step	 s;
@@ -1031,6 +1127,7 @@ test_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, local_no_network);
 	tcase_add_test(tc, local_cannot_write_outside);
+	tcase_add_test(tc, local_hides_paths);
 	tcase_add_test(tc, local_environment_is_exact);
 	tcase_add_test(tc, local_identity);
 	suite_add_tcase(s, tc);

@@ -882,6 +882,45 @@ START_TEST(cancel_queued_and_running)
 }
 END_TEST
 
+START_TEST(runs_supersede)
+{
+	struct run	*run;
+	int64_t		 running, old1, old2, other, newest;
+	int		 n;
+
+	running = enqueue("acme/shop", "master", NULL);
+	ck_assert_int_eq(claim(NULL), running);
+	old1 = enqueue("acme/shop", "master", NULL);
+	other = enqueue("acme/shop", "feature", NULL);
+	old2 = enqueue("acme/shop", "master", NULL);
+	newest = enqueue("acme/shop", "master", NULL);
+	ck_assert_int_eq(store_runs_supersede(&n, st, "acme/shop", "master",
+	    newest), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(store_run_get(&run, st, old1), 0);
+	ck_assert_int_eq(run->status, RUN_CANCELLED);
+	ck_assert_str_eq(run->reason, "superseded by run 5");
+	ck_assert_int_gt(run->finished_at, 0);
+	run_free(run);
+	ck_assert_int_eq(store_run_get(&run, st, old2), 0);
+	ck_assert_int_eq(run->status, RUN_CANCELLED);
+	run_free(run);
+	/* Another branch, a running run and the new run itself stay. */
+	ck_assert_int_eq(store_run_get(&run, st, other), 0);
+	ck_assert_int_eq(run->status, RUN_QUEUED);
+	run_free(run);
+	ck_assert_int_eq(store_run_get(&run, st, running), 0);
+	ck_assert_int_eq(run->status, RUN_RUNNING);
+	run_free(run);
+	ck_assert_int_eq(store_run_get(&run, st, newest), 0);
+	ck_assert_int_eq(run->status, RUN_QUEUED);
+	run_free(run);
+	ck_assert_int_eq(store_runs_supersede(&n, st, "acme/shop", "master",
+	    newest), 0);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(deploy_superseded)
 {
 	struct step	plan[2] = { { 0 } };
@@ -1155,6 +1194,7 @@ test_suite(void)
 	FIXTURE_TCASE(migrate_applies_missing_only);
 	FIXTURE_TCASE(migrate_failure_rolls_back);
 	FIXTURE_TCASE(cancel_queued_and_running);
+	FIXTURE_TCASE(runs_supersede);
 	FIXTURE_TCASE(deploy_superseded);
 	FIXTURE_TCASE(source_token);
 	FIXTURE_TCASE(concurrent_enqueue_threads);

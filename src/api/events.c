@@ -1,0 +1,16 @@
+/* events.c: being written (issue 6); answers 501 until then. */
+#include "api_int.h"
+
+void
+api_events(struct http_req *req, void *arg)
+{
+	(void)arg;
+	http_reply_error(req, 501, "not_implemented", "not implemented yet");
+}
+
+void
+api_run_changed(struct api *api, int64_t run_id)
+{
+	(void)api;
+	(void)run_id;
+}
