@@ -213,12 +213,18 @@ static int
 start_executor(struct exec **out, const struct config *cfg)
 {
 	struct exec_local_opts	o;
+	const char		*hide[2];
 	char			*work;
 	int			 rc;
 
 	memset(&o, 0, sizeof(o));
 	work = xasprintf("%s/work", cfg->data_dir);
 	o.work_dir = work;
+	/* Steps see the host read-only, but never ferry's own files. */
+	hide[0] = cfg->data_dir;
+	hide[1] = cfg->path;
+	o.hide = hide;
+	o.nhide = 2;
 	o.default_cpu_milli = cfg->kube.defaults.cpu_milli;
 	o.default_memory = cfg->kube.defaults.memory;
 	o.max_procs = LOCAL_MAX_PROCS;

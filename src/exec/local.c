@@ -40,6 +40,10 @@
  * (their pages count against the step's memory cgroup) or, without
  * one, max_file_size.
  *
+ * The step sees the host's filesystem read-only (its tools), except
+ * work_dir (other steps' workspaces) and the paths in opts->hide
+ * (data_dir, the config), which sandbox.c covers with empty tmpfs.
+ *
  * The sandbox needs root (real namespaces, mounts and uid changes).
  * Without it, every step ends EXEC_ERROR with a reason saying so: a
  * user-namespace sandbox could not give each step its own uid.
@@ -293,6 +297,15 @@ local_signal(const struct local_watch *w, int sig)
 		log_warn("cannot signal %d", (int)w->pid);
 }
 
+/* The poll timeout: the sooner of cur (-1: none) and v (clamped at 0). */
+static int64_t
+local_sooner(int64_t cur, int64_t v)
+{
+	if (v < 0)
+		v = 0;
+	return cur < 0 || v < cur ? v : cur;
+}
+
 /*
  * Runs w until its process has exited and its output is read: enforces
  * the deadline and a cancel. w->status and w->stop tell the end.
@@ -302,7 +315,7 @@ local_watch(struct local_task *t, struct local_watch *w)
 {
 	struct pollfd	 pfd[3];
 	char		*chunk = xmalloc(LOCAL_CHUNK);
-	int64_t		 now, deadline, wait, exited_at = -1, kill_at = -1;
+	int64_t		 now, deadline, ms, exited_at = -1, kill_at = -1;
 	bool		 exited = false, killed = false, cancel;
 	ssize_t		 n;
 	nfds_t		 np;
@@ -348,22 +361,19 @@ local_watch(struct local_task *t, struct local_watch *w)
 			}
 		}
 
-		wait = -1;
+		ms = -1;	/* until something happens */
 		if (exited)
-			wait = exited_at + LOCAL_DRAIN_MS - now;
+			ms = local_sooner(ms, exited_at + LOCAL_DRAIN_MS - now);
 		else {
 			if (w->stop == LOCAL_RAN)
-				wait = deadline - now;
-			if (kill_at >= 0 && !killed && (wait < 0 ||
-			    kill_at - now < wait))
-				wait = kill_at - now;
-			if (pidfd < 0 && (wait < 0 || wait > LOCAL_POLL_MS))
-				wait = LOCAL_POLL_MS;
+				ms = local_sooner(ms, deadline - now);
+			if (kill_at >= 0 && !killed)
+				ms = local_sooner(ms, kill_at - now);
+			if (pidfd < 0)
+				ms = local_sooner(ms, LOCAL_POLL_MS);
 		}
-		if (wait > INT_MAX)
-			wait = INT_MAX;
-		if (wait < -1)
-			wait = 0;
+		if (ms > INT_MAX)
+			ms = INT_MAX;
 		np = 0;
 		pfd[np++] = (struct pollfd){ .fd = t->wake[0],
 		    .events = POLLIN };
@@ -373,7 +383,7 @@ local_watch(struct local_task *t, struct local_watch *w)
 		if (!exited && pidfd >= 0)
 			pfd[np++] = (struct pollfd){ .fd = pidfd,
 			    .events = POLLIN };
-		if (poll(pfd, np, (int)wait) < 0) {
+		if (poll(pfd, np, (int)ms) < 0) {
 			if (errno != EINTR)
 				log_warn("poll");
 			continue;

@@ -283,6 +283,7 @@ sb_mounts(const struct sandbox_spec *sp, int ctl)
 	size_t			 i;
 	char			 src[32];
 	bool			 tree;
+	uint64_t		 hidden = 0;
 	int			 ws;
 
 	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
@@ -325,15 +326,22 @@ sb_mounts(const struct sandbox_spec *sp, int ctl)
 	 * Hidden paths, then work_dir (other steps' workspaces), each an
 	 * empty tmpfs; read-only once the workspace's path is made in them.
 	 */
+	ASSERT(sp->nhide <= 64);
 	for (i = 0; i < sp->nhide; i++) {
 		if ((sp->hide_dir[i] ? mount("tmpfs", sp->hide[i], "tmpfs",
 		    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") :
-		    mount("/dev/null", sp->hide[i], "none", MS_BIND, NULL)) != 0
-		    && errno != ENOENT)		/* under a fresh tmpfs */
+		    mount("/dev/null", sp->hide[i], "none", MS_BIND, NULL))
+		    == 0) {
+			hidden |= (uint64_t)1 << i;
+			continue;
+		}
+		/* Gone under a fresh tmpfs (/tmp): nothing to hide. */
+		if (errno != ENOENT)
 			sb_fail(ctl, SANDBOX_HIDE);
 	}
 	if (sb_mkdir_p(sp->work_dir) != 0 || mount("tmpfs", sp->work_dir,
-	    "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0711,size=64k"))
+	    "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0711,size=64k")
+	    != 0)
 		sb_fail(ctl, SANDBOX_HIDE);
 
 	/* Its path is gone under one of those tmpfs: make it again. */
@@ -355,7 +363,12 @@ sb_mounts(const struct sandbox_spec *sp, int ctl)
 	for (i = 0; i <= sp->nhide; i++) {
 		const char	*p = i < sp->nhide ? sp->hide[i] : sp->work_dir;
 
-		if (i < sp->nhide && !sp->hide_dir[i])
+		/*
+		 * Only what was mounted above: a path that was missing then
+		 * may exist now, made for the workspace, but is no mount.
+		 */
+		if (i < sp->nhide && (!sp->hide_dir[i] ||
+		    !(hidden & ((uint64_t)1 << i))))
 			continue;
 		if (mount("none", p, "none", MS_REMOUNT | MS_BIND | MS_RDONLY |
 		    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0 &&
@@ -403,21 +416,22 @@ sb_limits(const struct sandbox_spec *sp, int ctl)
 {
 	struct rlimit	none = { 0, 0 };
 
+	struct rlimit	nofile;
+
 	if (setrlimit(RLIMIT_CORE, &none) != 0 ||
 	    sb_rlimit(RLIMIT_CPU, sp->rl.cpu_s) != 0 ||
 	    sb_rlimit(RLIMIT_NPROC, sp->rl.nproc) != 0 ||
-	    sb_rlimit(RLIMIT_FSIZE, sp->rl.fsize) != 0 ||
-	    sb_rlimit(RLIMIT_NOFILE, sp->rl.nofile) != 0) {
-		struct rlimit	nofile;
-
-		/* valgrind will not have the hard limit moved: soft only. */
-		if (errno != EPERM || getrlimit(RLIMIT_NOFILE, &nofile) != 0)
-			sb_fail(ctl, SANDBOX_RLIMIT);
-		if (nofile.rlim_cur > sp->rl.nofile)
-			nofile.rlim_cur = sp->rl.nofile;
-		if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
-			sb_fail(ctl, SANDBOX_RLIMIT);
-	}
+	    sb_rlimit(RLIMIT_FSIZE, sp->rl.fsize) != 0)
+		sb_fail(ctl, SANDBOX_RLIMIT);
+	if (sb_rlimit(RLIMIT_NOFILE, sp->rl.nofile) == 0)
+		return;
+	/* valgrind will not have this hard limit moved: the soft one. */
+	if (errno != EPERM || getrlimit(RLIMIT_NOFILE, &nofile) != 0)
+		sb_fail(ctl, SANDBOX_RLIMIT);
+	if (nofile.rlim_cur > sp->rl.nofile)
+		nofile.rlim_cur = sp->rl.nofile;
+	if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+		sb_fail(ctl, SANDBOX_RLIMIT);
 }
 
 static void

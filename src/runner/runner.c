@@ -945,10 +945,14 @@ runner_recover(int *requeued_out, int *failed_out, struct runner *r,
 	struct run	*run;
 	int64_t		*ids = NULL;
 	size_t		 n, i, j;
+	char		*work;
 	int		 rc;
 
-	(void)r;
 	*requeued_out = *failed_out = 0;
+	/* Nothing runs yet: what a dead server left in work/ is garbage. */
+	work = xasprintf("%s/work", r->cfg->data_dir);
+	rm_rf(work);
+	free(work);
 	if ((rc = store_runs_in_state(&ids, &n, st, RUN_RUNNING)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
