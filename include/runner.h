@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 struct config;
+struct config_repo;
 struct exec;
+struct pipeline;
 struct repo_cache;
 struct runner;
 struct store;
@@ -36,6 +38,19 @@ void	 runner_set_notify(struct runner *r, runner_notify_fn *fn, void *arg);
  */
 int	 runner_recover(int *requeued_out, int *failed_out, struct runner *r,
 	    struct store *st);
+
+/*
+ * Fetches commit sha of repo into the mirror and reads and validates its
+ * pipeline file against the server's bounds. 0 and *out (the caller's,
+ * pipeline_free); or the error code with *reason_out (the caller's)
+ * saying why in words for a run's reason: "no .ferry.yml at 9f1c2ab",
+ * "commit ... not found in acme/shop after fetch", or "invalid
+ * .ferry.yml at 9f1c2ab:" followed by one "FILE:LINE:COL: message" line
+ * per problem. Any thread.
+ */
+int	 runner_pipeline_load(struct pipeline **out, char **reason_out,
+	    const struct config *cfg, struct repo_cache *cache,
+	    const struct config_repo *repo, const char *sha);
 
 /* Tells running runs to wind down (cancel their steps, re-queue). */
 void	 runner_stop_begin(struct runner *r);

@@ -450,11 +450,10 @@ cmd_plan(int argc, char **argv)
 	const struct config_repo	*repo;
 	struct config			*cfg = NULL;
 	struct repo_cache		*rc = NULL;
-	struct pipeline_limits		 lim;
+	struct pipeline			*p = NULL;
 	const char			*path = DEFAULT_CONFIG, *name = NULL;
-	const char			*sha = NULL, **names = NULL;
-	char				*dir = NULL, *text = NULL, *file;
-	size_t				 len, i;
+	const char			*sha = NULL;
+	char				*dir = NULL, *reason = NULL, *plan;
 	int				 c, ret = 1;
 
 	optind = 1;
@@ -491,30 +490,26 @@ cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	dir = xasprintf("%s/mirrors", cfg->data_dir);
-	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0 ||
-	    repo_ensure_commit(rc, repo->name, repo->clone_url,
-	    repo->status_token, sha) != 0 ||
-	    repo_read_file(&text, &len, rc, repo->name, sha, repo->pipeline,
-	    PIPELINE_MAX_FILE) != 0) {
+	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0) {
 		fprintf(stderr, "ferry: %s\n", err_msg());
 		goto out;
 	}
-	memset(&lim, 0, sizeof(lim));
-	if (cfg->executor == EXECUTOR_KUBERNETES) {
-		lim.quota_cpu_milli = cfg->kube.quota.cpu_milli;
-		lim.quota_memory = cfg->kube.quota.memory;
+	if (runner_pipeline_load(&p, &reason, cfg, rc, repo, sha) != 0) {
+		printf("%s\n", reason);
+		goto out;
 	}
-	names = xcalloc(repo->nsecrets + 1, sizeof(char *));
-	for (i = 0; i < repo->nsecrets; i++)
-		names[i] = repo->secrets[i].name;
-	lim.secret_names = names;
-	lim.nsecret_names = repo->nsecrets;
-	file = xasprintf("%s@%.12s:%s", repo->name, sha, repo->pipeline);
-	ret = lint_text(file, text, len, &lim);
-	free(file);
+	if (pipeline_plan_format(&plan, p) != 0) {
+		printf("%s\n", err_msg());
+		goto out;
+	}
+	printf("%s@%.12s:%s: %zu step%s, %s\n%s", repo->name, sha,
+	    repo->pipeline, p->nsteps, p->nsteps == 1 ? "" : "s",
+	    p->dag ? "a DAG" : "in order", plan);
+	free(plan);
+	ret = 0;
 out:
-	free(names);
-	free(text);
+	pipeline_free(p);
+	free(reason);
 	free(dir);
 	repo_cache_free(rc);
 	config_free(cfg);

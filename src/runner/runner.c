@@ -302,38 +302,31 @@ prepare_token(struct run_exec *re)
 	return rc;
 }
 
-static int
-prepare_pipeline(char **reason_out, struct run_exec *re)
+int
+runner_pipeline_load(struct pipeline **out, char **reason_out,
+    const struct config *cfg, struct repo_cache *cache,
+    const struct config_repo *repo, const char *sha)
 {
-	const struct config		*cfg = re->ctx->r->cfg;
-	const struct config_repo	*repo = re->repo;
-	struct pipeline_limits		 lim;
-	struct pipeline_errors		 errs = { 0 };
-	struct buf			 b;
-	const char			**names;
-	char				*text = NULL, sha[8];
-	size_t				 len, i;
-	int				 rc;
+	struct pipeline_limits	 lim;
+	struct pipeline_errors	 errs = { 0 };
+	struct buf		 b;
+	const char		**names;
+	char			*text = NULL, short_id[8];
+	size_t			 len, i;
+	int			 rc;
 
+	*out = NULL;
 	*reason_out = NULL;
-	short_sha(sha, re->run->commit);
-	rc = repo_ensure_commit(re->ctx->r->rc, repo->name, repo->clone_url,
-	    repo->status_token, re->run->commit);
-	if (rc != 0) {
-		*reason_out = xstrdup(err_msg());
-		return rc;
-	}
-	if (strcmp(re->run->trigger, "manual") == 0)
-		describe_commit(re);
-	rc = repo_read_file(&text, &len, re->ctx->r->rc, repo->name,
-	    re->run->commit, repo->pipeline, PIPELINE_MAX_FILE);
-	if (rc == ERR_NOTFOUND) {
-		*reason_out = xasprintf("no %s at %s", repo->pipeline, sha);
-		return rc;
-	}
+	short_sha(short_id, sha);
+	/* The repo module's messages are the reasons users see. */
+	rc = repo_ensure_commit(cache, repo->name, repo->clone_url,
+	    repo->status_token, sha);
+	if (rc == 0)
+		rc = repo_read_file(&text, &len, cache, repo->name, sha,
+		    repo->pipeline, PIPELINE_MAX_FILE);
 	if (rc == ERR_TOOBIG) {
 		*reason_out = xasprintf("%s at %s is larger than %d KiB",
-		    repo->pipeline, sha, PIPELINE_MAX_FILE / 1024);
+		    repo->pipeline, short_id, PIPELINE_MAX_FILE / 1024);
 		return rc;
 	}
 	if (rc != 0) {
@@ -350,21 +343,20 @@ prepare_pipeline(char **reason_out, struct run_exec *re)
 		names[i] = repo->secrets[i].name;
 	lim.secret_names = names;
 	lim.nsecret_names = repo->nsecrets;
-	rc = pipeline_parse(&re->p, &errs, text, len, &lim);
+	rc = pipeline_parse(out, &errs, text, len, &lim);
 	free(names);
 	free(text);
 	if (rc != 0) {
 		buf_init(&b, 16 * 1024);
-		(void)buf_printf(&b, "invalid %s at %s:", repo->pipeline, sha);
+		(void)buf_printf(&b, "invalid %s at %s:", repo->pipeline,
+		    short_id);
 		for (i = 0; i < errs.n; i++)
 			(void)buf_printf(&b, "\n%s:%d:%d: %s", repo->pipeline,
 			    errs.v[i].line, errs.v[i].col, errs.v[i].msg);
 		*reason_out = buf_steal(&b);
-		pipeline_errors_dispose(&errs);
-		return ERR_INVALID;
 	}
 	pipeline_errors_dispose(&errs);
-	return 0;
+	return rc;
 }
 
 static int
@@ -889,10 +881,13 @@ run_execute(struct runner_ctx *ctx, struct run *run)
 		run_end(&re, RUN_ERROR, "repository is no longer configured");
 		goto out;
 	}
-	if (prepare_pipeline(&reason, &re) != 0) {
+	if (runner_pipeline_load(&re.p, &reason, ctx->r->cfg, ctx->r->rc,
+	    re.repo, run->commit) != 0) {
 		run_end(&re, RUN_ERROR, reason);
 		goto out;
 	}
+	if (strcmp(run->trigger, "manual") == 0)
+		describe_commit(&re);
 	if (prepare_plan(&re) != 0) {
 		reason = xasprintf("cannot store the plan: %s", err_msg());
 		run_end(&re, RUN_ERROR, reason);
