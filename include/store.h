@@ -274,4 +274,82 @@ int	 store_run_describe(struct store *st, int64_t run_id,
  */
 void	 store_thread_close(void);
 
+/*
+ * The outbox (src/store/outbox.c): commit statuses and notifications
+ * that report queues when a run changes and its sender thread delivers,
+ * so that a restart loses none. Rows are sent oldest first per URL; a
+ * token is never stored (the sender looks it up in the config).
+ */
+struct outbox_item {
+	int64_t	 id;		/* 0 until stored */
+	char	*kind;		/* "status" | "notify" */
+	char	*provider;	/* "github" | "gitlab"; NULL for notify */
+	int64_t	 run_id;
+	char	*repo;		/* config name: the token's owner */
+	char	*url;		/* where to POST */
+	char	*body;		/* JSON */
+	int	 attempts;	/* failed sends so far */
+	int64_t	 next_attempt_at; /* unix ms */
+	char	*last_error;	/* NULL, or why the last send failed */
+};
+
+void	 outbox_item_free(struct outbox_item *it);
+
+/*
+ * *state_out: the run state last queued for run_id (an enum
+ * run_status: running or final), or -1 if none was.
+ */
+int	 store_report_state(int *state_out, struct store *st, int64_t run_id);
+/*
+ * *status_out: the status of the newest run of repo on branch older
+ * than run_id that succeeded, failed or ended in error (queued, running
+ * and cancelled runs say nothing), or -1 if there is none.
+ */
+int	 store_report_previous(int *status_out, struct store *st,
+	    const char *repo, const char *branch, int64_t run_id);
+/*
+ * In one BEGIN IMMEDIATE transaction: unless the state recorded for
+ * run_id is state already, or final (a run is reported running once,
+ * then once final), records state (RUN_RUNNING or final) and queues the
+ * n items (kind, provider, run_id, repo, url and body are read), due
+ * now. A status item replaces any unsent status for the same url: the
+ * newer state wins. *queued_out: whether anything was written.
+ */
+int	 store_outbox_enqueue(bool *queued_out, struct store *st,
+	    int64_t run_id, enum run_status state,
+	    const struct outbox_item *items, size_t n);
+/*
+ * The oldest item due at now (next_attempt_at <= now) that has no older
+ * row for its url; *out is the caller's (outbox_item_free).
+ * ERR_NOTFOUND if none is due.
+ */
+int	 store_outbox_next(struct outbox_item **out, struct store *st,
+	    int64_t now);
+/*
+ * *at_out: the earliest next_attempt_at of a row that is first for its
+ * url (the others wait behind it); 0 if the outbox is empty.
+ */
+int	 store_outbox_wake_at(int64_t *at_out, struct store *st);
+/* Removes a row (sent or given up); a row gone already is no error. */
+int	 store_outbox_delete(struct store *st, int64_t id);
+/*
+ * After a failed send: attempts + 1, the next attempt's time and the
+ * reason. A row gone already (replaced by a newer status) is no error.
+ */
+int	 store_outbox_retry(struct store *st, int64_t id,
+	    int64_t next_attempt_at, const char *last_error);
+/* Makes every row due at now at the latest (start-up); *n_out counts. */
+int	 store_outbox_rewind(int *n_out, struct store *st, int64_t now);
+/* How many rows are queued. */
+int	 store_outbox_count(int *n_out, struct store *st);
+/*
+ * Start-up: the ids (oldest first) among the newest limit runs that
+ * started or ended at or after since and whose current state was never
+ * queued (say, ferry died between ending a run and queueing its report,
+ * or recovery ended it before report started). *ids_out is NULL when
+ * *n_out is 0; the caller frees it.
+ */
+int	 store_report_unreported(int64_t **ids_out, size_t *n_out,
+	    struct store *st, int64_t since, int limit);
+
 #endif

@@ -42,6 +42,10 @@ api_new(struct api **out, const struct config *cfg, const char *db_path)
 	api = xcalloc(1, sizeof(*api));
 	api->cfg = cfg;
 	api->db_path = xstrdup(db_path);
+	/* Ids grow across restarts: an old Last-Event-ID gets a reset. */
+	api->events = events_new(EVENTS_RING_DEFAULT, EVENTS_SUBS_DEFAULT,
+	    time_now_ms());
+	pthread_mutex_init(&api->publish_mtx, NULL);
 	*out = api;
 	return 0;
 }
@@ -51,6 +55,8 @@ api_free(struct api *api)
 {
 	if (api == NULL)
 		return;
+	events_free(api->events);
+	pthread_mutex_destroy(&api->publish_mtx);
 	free(api->db_path);
 	free(api);
 }
@@ -82,14 +88,85 @@ api_routes(size_t *n_out)
 	return api_route_table;
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes), else 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t		len, i;
+	unsigned int	cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * s with each invalid UTF-8 byte replaced by U+FFFD, or NULL if s is
+ * valid: cJSON prints strings byte for byte, and a commit message from
+ * git or a webhook need not be UTF-8, yet the API's JSON must be.
+ */
+static char *
+utf8_fix(const char *s)
+{
+	size_t	n = strlen(s), i = 0, o = 0, k;
+	char	*out;
+
+	while (i < n && (k = utf8_seq((const unsigned char *)s + i,
+	    n - i)) != 0)
+		i += k;
+	if (i == n)
+		return NULL;
+	out = xmalloc(3 * n + 1);
+	memcpy(out, s, i);
+	o = i;
+	while (i < n) {
+		if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void
 api_reply_json(struct http_req *req, int status, cJSON *doc)
 {
-	char	*text;
+	char	*text, *fixed;
 
 	text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	ASSERT(text != NULL);
+	if ((fixed = utf8_fix(text)) != NULL) {
+		free(text);
+		text = fixed;
+	}
 	http_reply_take(req, status, "application/json", text, strlen(text));
 }
 

@@ -4,6 +4,7 @@
 #ifndef FERRY_API_INT_H
 #define FERRY_API_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "events.h"
 #include "http.h"
 #include "store.h"
 
@@ -22,6 +24,9 @@ struct api {
 	api_notify_fn		*notify;	/* a run changed */
 	void			*notify_arg;
 	struct repo_cache	*rc;		/* source archives; borrowed */
+	struct events		*events;	/* live stream; owned */
+	/* Orders api_run_changed's read-then-publish (events.c). */
+	pthread_mutex_t		 publish_mtx;
 };
 
 /* Handlers (arg is the struct api). */
@@ -52,6 +57,12 @@ void	 api_reply_json(struct http_req *req, int status, cJSON *doc);
 void	 api_reply_err(struct http_req *req, int rc);
 /* This thread's store connection, or replies 503 and returns rc. */
 int	 api_store(struct store **out, struct api *api, struct http_req *req);
+
+/*
+ * The result label of ferry_webhooks_total for a rejected webhook
+ * (metrics.c): unauthorized, invalid, not_found, too_large or error.
+ */
+const char	*api_hook_result(int rc);
 
 /* JSON of a run (with its steps when it has them loaded). */
 cJSON	*api_run_json(const struct run *run);

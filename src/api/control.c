@@ -13,6 +13,7 @@
 #include "api_int.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* 0 if the request carries a configured token; else replies 401/403. */
@@ -90,6 +91,8 @@ api_run_cancel(struct http_req *req, void *arg)
 	}
 	log_info("run=%" PRId64 " cancel requested through the API (%s)",
 	    id, was == RUN_CANCELLED ? "was queued" : "running");
+	if (was == RUN_CANCELLED)
+		metrics_inc(METRICS_RUNS, "cancelled", NULL);
 	if (api->wake != NULL)
 		api->wake(api->wake_arg);
 	if (api->notify != NULL)
@@ -112,10 +115,10 @@ enqueue_reply(struct http_req *req, struct api *api, struct store *st,
 	}
 	log_info("run=%" PRId64 " repo=%s commit=%.12s queued (%s)", id,
 	    r->repo, r->commit, r->trigger);
-	if (api->wake != NULL)
-		api->wake(api->wake_arg);
 	if (api->notify != NULL)
 		api->notify(api->notify_arg, id);
+	if (api->wake != NULL)
+		api->wake(api->wake_arg);
 	reply_run_id(req, 201, id, NULL);
 }
 

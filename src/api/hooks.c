@@ -22,6 +22,7 @@
 #include "config.h"
 #include "hook.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define DELIVERY_ID_MAX	128
@@ -53,6 +54,7 @@ reply_ignored(struct http_req *req, const char *provider, const char *id,
 
 	log_info("provider=%s delivery=%s ignored: %s", provider,
 	    id ? id : "-", why);
+	metrics_inc(METRICS_WEBHOOKS, provider, "ignored");
 	cJSON_AddStringToObject(doc, "ignored", why);
 	api_reply_json(req, 200, doc);
 }
@@ -63,6 +65,7 @@ reply_reject(struct http_req *req, const char *provider, const char *id,
 {
 	log_info("provider=%s delivery=%s rejected (%s): %s", provider,
 	    id ? id : "-", err_name(rc), err_msg());
+	metrics_inc(METRICS_WEBHOOKS, provider, api_hook_result(rc));
 	api_reply_err(req, rc);
 }
 
@@ -71,7 +74,7 @@ static void
 supersede(struct store *st, const struct config_repo *repo,
     const char *branch, int64_t id)
 {
-	int	n;
+	int	n = 0;
 
 	if (store_runs_supersede(&n, st, repo->name, branch, id) != 0)
 		log_warnx("repo=%s cannot cancel superseded runs: %s",
@@ -79,6 +82,8 @@ supersede(struct store *st, const struct config_repo *repo,
 	else if (n > 0)
 		log_info("repo=%s run=%" PRId64 " cancelled %d queued run(s) "
 		    "it supersedes", repo->name, id, n);
+	while (n-- > 0)
+		metrics_inc(METRICS_RUNS, "cancelled", NULL);
 }
 
 /* Records the run and answers 202, or 200 for a known delivery. */
@@ -94,8 +99,10 @@ hook_enqueue(struct http_req *req, struct api *api,
 	int		 rc;
 	const char	*provider = config_provider_name(repo->provider);
 
-	if (api_store(&st, api, req) != 0)
+	if (api_store(&st, api, req) != 0) {
+		metrics_inc(METRICS_WEBHOOKS, provider, "error");
 		return;
+	}
 	r.repo = repo->name;
 	r.provider = (char *)provider;
 	r.branch = p->branch;
@@ -110,6 +117,7 @@ hook_enqueue(struct http_req *req, struct api *api,
 	if (rc == ERR_EXISTS) {
 		log_info("provider=%s delivery=%s run=%" PRId64
 		    " duplicate delivery", provider, delivery_id, id);
+		metrics_inc(METRICS_WEBHOOKS, provider, "duplicate");
 		doc = cJSON_CreateObject();
 		cJSON_AddNumberToObject(doc, "run_id", (double)id);
 		cJSON_AddBoolToObject(doc, "duplicate", 1);
@@ -120,6 +128,7 @@ hook_enqueue(struct http_req *req, struct api *api,
 		log_warnx("provider=%s delivery=%s repo=%s not recorded: %s",
 		    provider, delivery_id ? delivery_id : "-", repo->name,
 		    err_msg());
+		metrics_inc(METRICS_WEBHOOKS, provider, api_hook_result(rc));
 		api_reply_err(req, rc);
 		return;
 	}
@@ -128,8 +137,11 @@ hook_enqueue(struct http_req *req, struct api *api,
 	    repo->name, p->after);
 	if (repo->cancel_superseded)
 		supersede(st, repo, p->branch, id);
+	if (api->notify != NULL)
+		api->notify(api->notify_arg, id);
 	if (api->wake != NULL)
 		api->wake(api->wake_arg);
+	metrics_inc(METRICS_WEBHOOKS, provider, "accepted");
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "run_id", (double)id);
 	api_reply_json(req, 202, doc);
@@ -193,6 +205,7 @@ api_hook_github(struct http_req *req, void *arg)
 	if (strcmp(event, "ping") == 0) {
 		log_info("provider=github delivery=%s repo=%s ping",
 		    id ? id : "-", repo->name);
+		metrics_inc(METRICS_WEBHOOKS, "github", "ignored");
 		doc = cJSON_CreateObject();
 		cJSON_AddTrueToObject(doc, "ok");
 		api_reply_json(req, 200, doc);

@@ -41,7 +41,10 @@ int	 hook_json_parse(cJSON **out, const char *json, size_t len);
 int	 hook_json_get(const cJSON **out, const cJSON *obj, const char *path,
 	    enum hook_jtype want, bool required);
 
-/* xstrdup of s cut to at most max bytes, backing off to a UTF-8 boundary. */
+/*
+ * A copy of s with invalid UTF-8 replaced by U+FFFD, cut to at most max
+ * bytes at a character boundary.
+ */
 char	*hook_strcap(const char *s, size_t max);
 /* Whether s is a non-empty run of '0' (a deleted ref's sha). */
 bool	 hook_sha_zero(const char *s);

@@ -627,17 +627,86 @@ http_reply_take(struct http_req *req, int status, const char *ctype,
 	reply_queue(req, status, ctype, resp);
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes), else 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t		len, i;
+	unsigned int	cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * s with each invalid UTF-8 byte replaced by U+FFFD, or NULL if s is
+ * valid: a message may quote the client's bytes, or cut a character in
+ * two with "%.200s", and the error JSON must stay valid.
+ */
+static char *
+utf8_fix(const char *s)
+{
+	size_t	n = strlen(s), i = 0, o = 0, k;
+	char	*out;
+
+	while (i < n && (k = utf8_seq((const unsigned char *)s + i,
+	    n - i)) != 0)
+		i += k;
+	if (i == n)
+		return NULL;
+	out = xmalloc(3 * n + 1);
+	memcpy(out, s, i);
+	o = i;
+	while (i < n) {
+		if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* {"error":{"code":..,"message":..}} as a new string. */
 static char *
 error_body(const char *code, const char *msg)
 {
 	cJSON	*root, *err;
-	char	*s, *out;
+	char	*s, *out, *fixed;
 
+	fixed = utf8_fix(msg);
 	root = cJSON_CreateObject();
 	err = cJSON_AddObjectToObject(root, "error");
 	cJSON_AddStringToObject(err, "code", code);
-	cJSON_AddStringToObject(err, "message", msg);
+	cJSON_AddStringToObject(err, "message", fixed != NULL ? fixed : msg);
+	free(fixed);
 	s = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	ASSERT(s != NULL);

@@ -36,6 +36,7 @@
 #include "config.h"
 #include "exec.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "repo.h"
 #include "store.h"
@@ -74,6 +75,7 @@ struct run_exec {
 	struct exec_task		**tasks;
 	struct exec_log			**logs;
 	bool				*holds_deploy;
+	int64_t				*started_ms;	/* monotonic */
 	char				*work_dir;
 	char				*source_path;
 	char				*submodules;	/* log note or NULL */
@@ -245,6 +247,11 @@ run_end(struct run_exec *re, enum run_status status, const char *reason)
 	if (rc != 0 && rc != ERR_INVALID)
 		log_error("run=%" PRId64 " cannot record its end: %s",
 		    re->run->id, err_msg());
+	if (rc == 0) {
+		metrics_inc(METRICS_RUNS, run_status_name(status), NULL);
+		metrics_observe_ms(METRICS_RUN_DURATION, time_now_ms() -
+		    re->run->started_at);
+	}
 	log_info("run=%" PRId64 " repo=%s commit=%.12s %s%s%s", re->run->id,
 	    re->run->repo, re->run->commit, run_status_name(status),
 	    reason ? ": " : "", reason ? reason : "");
@@ -516,6 +523,10 @@ step_start(struct run_exec *re, size_t i)
 	step_set(re, i, STEP_RUNNING, -1, NULL);
 	rc = exec_task_start(&re->tasks[i], r->ex, &es, re->logs[i],
 	    task_done, re);
+	if (rc == 0) {
+		re->started_ms[i] = time_mono_ms();
+		metrics_gauge_add(METRICS_STEPS_RUNNING, 1);
+	}
 	buf_dispose(&script);
 	free(env);
 	return rc;
@@ -566,6 +577,9 @@ steps_reap(struct run_exec *re)
 		s = step_outcome(&reason, &res);
 		exec_task_free(re->tasks[i]);
 		re->tasks[i] = NULL;
+		metrics_gauge_add(METRICS_STEPS_RUNNING, -1);
+		metrics_observe_ms(METRICS_STEP_DURATION, time_mono_ms() -
+		    re->started_ms[i]);
 		exec_log_close(re->logs[i]);
 		re->logs[i] = NULL;
 		re->states[i] = s == STEP_SUCCEEDED ? PIPELINE_DONE_OK :
@@ -786,6 +800,7 @@ run_drive(struct run_exec *re)
 	re->tasks = xcalloc(n, sizeof(*re->tasks));
 	re->logs = xcalloc(n, sizeof(*re->logs));
 	re->holds_deploy = xcalloc(n, sizeof(bool));
+	re->started_ms = xcalloc(n, sizeof(int64_t));
 	for (;;) {
 		steps_reap(re);
 		if (!re->cancelled && !stopping) {
@@ -838,6 +853,8 @@ run_exec_dispose(struct run_exec *re)
 
 	if (re->p != NULL && re->tasks != NULL) {
 		for (i = 0; i < re->p->nsteps; i++) {
+			if (re->tasks[i] != NULL)
+				metrics_gauge_add(METRICS_STEPS_RUNNING, -1);
 			exec_task_free(re->tasks[i]);
 			exec_log_close(re->logs[i]);
 			if (re->holds_deploy[i])
@@ -852,6 +869,7 @@ run_exec_dispose(struct run_exec *re)
 	free(re->tasks);
 	free(re->logs);
 	free(re->holds_deploy);
+	free(re->started_ms);
 	pipeline_free(re->p);
 	pthread_cond_destroy(&re->cv);
 	pthread_mutex_destroy(&re->mtx);
@@ -980,6 +998,7 @@ runner_recover(int *requeued_out, int *failed_out, struct runner *r,
 			    "interrupted by server restart twice");
 			if (rc == 0) {
 				(*failed_out)++;
+				metrics_inc(METRICS_RUNS, "error", NULL);
 				log_warnx("run=%" PRId64 " repo=%s error: "
 				    "interrupted by server restart twice",
 				    run->id, run->repo);

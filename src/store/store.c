@@ -39,7 +39,7 @@
 #include "util.h"
 
 #define STORE_BUSY_SQL		"PRAGMA busy_timeout = 5000"
-#define STORE_NSTMT		64	/* > the SQL_ texts below (39) */
+#define STORE_NSTMT		128	/* > the SQL_ texts of store.c and outbox.c (53) */
 #define STORE_OPEN_FLAGS	(SQLITE_OPEN_READWRITE | \
 				 SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
 
@@ -60,6 +60,13 @@ struct store {
 	ASSERT((st) != NULL);						\
 	ASSERT(pthread_equal((st)->owner, pthread_self()));		\
 } while (0)
+
+/* For the store's other files (outbox.c), which cannot see the struct. */
+void
+store_owned(struct store *st)
+{
+	STORE_OWNED(st);
+}
 
 /*
  * Status names, as stored in the status columns (whose CHECKs list the
@@ -228,7 +235,7 @@ repo_summaries_free(struct repo_summary *v, size_t n)
  * SQLite's result code rc (extended codes are on) as an enum err, with
  * the connection's message. Call before resetting the statement.
  */
-static int
+int
 store_err(struct store *st, int rc)
 {
 	const char	*msg = sqlite3_errmsg(st->db);
@@ -247,7 +254,7 @@ store_err(struct store *st, int rc)
 }
 
 /* The connection's statement for sql, prepared on first use. */
-static int
+int
 stmt_get(sqlite3_stmt **out, struct store *st, const char *sql)
 {
 	sqlite3_stmt	*s;
@@ -274,7 +281,7 @@ stmt_get(sqlite3_stmt **out, struct store *st, const char *sql)
 }
 
 /* Ready for the next use: no snapshot held, no value kept. */
-static void
+void
 stmt_done(sqlite3_stmt *s)
 {
 	sqlite3_reset(s);
@@ -285,7 +292,7 @@ stmt_done(sqlite3_stmt *s)
  * Binding fails only on a wrong index or a value over SQLite's 1 GB
  * limit, neither of which ferry's bounded inputs can reach: bugs.
  */
-static void
+void
 bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	int	rc;
@@ -297,13 +304,13 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 	ASSERT(rc == SQLITE_OK);
 }
 
-static void
+void
 bind_int64(sqlite3_stmt *s, int i, int64_t v)
 {
 	ASSERT(sqlite3_bind_int64(s, i, v) == SQLITE_OK);
 }
 
-static char *
+char *
 col_strdup(sqlite3_stmt *s, int i)
 {
 	const unsigned char	*v = sqlite3_column_text(s, i);
@@ -312,7 +319,7 @@ col_strdup(sqlite3_stmt *s, int i)
 }
 
 /* NULL (not yet) reads as 0. */
-static int64_t
+int64_t
 col_time(sqlite3_stmt *s, int i)
 {
 	return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 :
@@ -320,7 +327,7 @@ col_time(sqlite3_stmt *s, int i)
 }
 
 /* Runs a statement that returns no row, then resets it. */
-static int
+int
 stmt_exec(struct store *st, sqlite3_stmt *s)
 {
 	int	rc;
@@ -337,7 +344,7 @@ stmt_exec(struct store *st, sqlite3_stmt *s)
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 
-static int
+int
 tx_begin(struct store *st)
 {
 	sqlite3_stmt	*s;
@@ -350,7 +357,7 @@ tx_begin(struct store *st)
 
 static const char SQL_COMMIT[] = "COMMIT";
 
-static int
+int
 tx_commit(struct store *st)
 {
 	sqlite3_stmt	*s;
@@ -368,7 +375,7 @@ static const char SQL_ROLLBACK[] = "ROLLBACK";
  * back by itself on some errors). Keeps the thread's error message: the
  * statement was prepared by store_open, so looking it up cannot fail.
  */
-static void
+void
 tx_rollback(struct store *st)
 {
 	sqlite3_stmt	*s;

@@ -6,6 +6,7 @@
 #define FERRY_STORE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct store_migration {
 	int		 number;	/* NNNN of migrations/NNNN_name.sql */
@@ -16,5 +17,26 @@ struct store_migration {
 /* In number order, numbered 1..store_nmigrations without gaps. */
 extern const struct store_migration	store_migrations[];
 extern const size_t			store_nmigrations;
+
+/*
+ * store.c's helpers, shared with the store's other files (outbox.c):
+ * see their definitions in store.c. The caller includes <sqlite3.h>.
+ */
+struct store;
+struct sqlite3_stmt;
+
+void	 store_owned(struct store *st);	/* asserts the owner thread */
+int	 store_err(struct store *st, int rc);
+int	 stmt_get(struct sqlite3_stmt **out, struct store *st,
+	    const char *sql);
+void	 stmt_done(struct sqlite3_stmt *s);
+int	 stmt_exec(struct store *st, struct sqlite3_stmt *s);
+void	 bind_text(struct sqlite3_stmt *s, int i, const char *v);
+void	 bind_int64(struct sqlite3_stmt *s, int i, int64_t v);
+char	*col_strdup(struct sqlite3_stmt *s, int i);
+int64_t	 col_time(struct sqlite3_stmt *s, int i);
+int	 tx_begin(struct store *st);
+int	 tx_commit(struct store *st);
+void	 tx_rollback(struct store *st);
 
 #endif
