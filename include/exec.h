@@ -28,6 +28,8 @@ struct exec_log;
 struct exec_env {
 	const char	*name;
 	const char	*value;
+	bool		 secret;	/* a repository secret: masked, and
+					   in Kubernetes a secretKeyRef */
 };
 
 /* One step to run. Every pointer is borrowed for the call only. */
@@ -62,6 +64,38 @@ struct exec_result {
 	char			 reason[256];	/* "" or words a user can act on */
 };
 
+/*
+ * A run's sandbox around its steps (Kubernetes: the namespace with its
+ * quota, limit range, network policies, service accounts, the Secret of
+ * the secrets its steps name and, for deploy steps, the RoleBinding).
+ * Every pointer is borrowed for the call only.
+ */
+struct exec_run {
+	int64_t			 run_id;
+	const char		*repo;
+	const char		*branch;
+	const char		*commit;
+	const char		*source_token;	/* GET /source/<run>.tar.gz */
+	bool			 deploy;	/* some step is deploy: true */
+	const struct exec_env	*secrets;	/* those its steps name */
+	size_t			 nsecrets;
+};
+
+/*
+ * Prepares the run's sandbox before its first step. 0; or ERR_UPSTREAM
+ * (the cluster refused: err_msg() has its message) and nothing is left
+ * behind. A no-op for the local executor.
+ */
+int	 exec_run_begin(struct exec *ex, const struct exec_run *run);
+/*
+ * Removes the run's sandbox once its steps have ended (and their logs
+ * are collected). Never fails: what cannot be removed now is removed by
+ * the executor's own sweep later.
+ */
+void	 exec_run_end(struct exec *ex, int64_t run_id, const char *repo);
+/* Whether tasks survive a restart of ferry (exec_task_attach works). */
+bool	 exec_can_attach(const struct exec *ex);
+
 /* Called once, from an executor thread, when a task finishes. */
 typedef void exec_done_fn(void *arg);
 
@@ -72,6 +106,15 @@ typedef void exec_done_fn(void *arg);
  * start (nothing to free then).
  */
 int	 exec_task_start(struct exec_task **out, struct exec *ex,
+	    const struct exec_step *step, struct exec_log *log,
+	    exec_done_fn *done, void *arg);
+/*
+ * Like exec_task_start for a step that was started before ferry
+ * restarted: follows it where it is (its log continues in log, which
+ * the caller opened for append). ERR_NOTFOUND when the step is gone;
+ * the local executor always says so.
+ */
+int	 exec_task_attach(struct exec_task **out, struct exec *ex,
 	    const struct exec_step *step, struct exec_log *log,
 	    exec_done_fn *done, void *arg);
 /* 0 and *out filled when finished; ERR_BUSY while still running. */
@@ -112,6 +155,9 @@ int	 exec_local_new(struct exec **out, const struct exec_local_opts *o);
  * the file.
  */
 int	 exec_log_open(struct exec_log **out, const char *path, int64_t max,
+	    const char *const *secrets, size_t nsecrets);
+/* The same, appending to what path holds (a step followed again). */
+int	 exec_log_reopen(struct exec_log **out, const char *path, int64_t max,
 	    const char *const *secrets, size_t nsecrets);
 void	 exec_log_write(struct exec_log *log, const char *data, size_t len);
 /* Flushes what is held back for masking and closes. Accepts NULL. */

@@ -49,6 +49,7 @@ struct kube;
 #define KUBE_MANAGED_BY		"ferry"
 #define KUBE_LABEL_RUN		"ferry.dev/run"
 #define KUBE_LABEL_STEP		"ferry.dev/step"
+#define KUBE_LABEL_DEPLOY	"ferry.dev/deploy"	/* "true": deploy pod */
 #define KUBE_ANN_REPO		"ferry.dev/repo"
 #define KUBE_ANN_COMMIT		"ferry.dev/commit"
 #define KUBE_SA_STEP		"ferry-step"	/* every step but deploy */
@@ -375,6 +376,12 @@ struct cJSON *kube_manifest_netpol_deny(const struct kube_run *r);
  */
 int	 kube_manifest_netpol_egress(struct cJSON **out,
 	    const struct kube_run *r);
+/*
+ * NetworkPolicy "ferry-allow-deploy": pods labelled ferry.dev/deploy=true
+ * (deploy steps of a repo with deploy credentials) may also reach TCP 443
+ * and 6443 anywhere, for the API server. Only in runs with such a step.
+ */
+struct cJSON *kube_manifest_netpol_deploy(const struct kube_run *r);
 /* ServiceAccount name with automountServiceAccountToken: false. */
 struct cJSON *kube_manifest_serviceaccount(const struct kube_run *r,
 	    const char *name);
@@ -404,7 +411,8 @@ int	 kube_manifest_job(struct cJSON **out, const struct kube_run *r,
 /*
  * Every object the run would create, in creation order, as a cJSON
  * array: Namespace, ServiceAccounts, ResourceQuota, LimitRange,
- * NetworkPolicies, Secrets, the deploy RoleBinding, then one Job per
+ * NetworkPolicies (deny, egress, deploy), Secrets (source, steps), the
+ * deploy RoleBinding, then one Job per
  * step in the pipeline's topological order. redact hides secret values.
  */
 int	 kube_manifests_run(struct cJSON **out, const struct kube_run *r,

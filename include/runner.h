@@ -33,8 +33,9 @@ void	 runner_set_notify(struct runner *r, runner_notify_fn *fn, void *arg);
 /*
  * Start-up recovery, on the main thread before the workers start: runs
  * left 'running' by a dead server are re-queued once; a run interrupted
- * a second time ends as 'error'. *requeued_out / *failed_out count them.
- * Also removes what a dead server left under data_dir/work.
+ * a second time ends as 'error'. With an executor whose steps outlive
+ * ferry (exec_can_attach), they are queued with their steps kept, and
+ * the worker that claims them follows those steps again. *requeued_out / *failed_out count them.
  */
 int	 runner_recover(int *requeued_out, int *failed_out, struct runner *r,
 	    struct store *st);

@@ -189,7 +189,7 @@ struct store_claim_opts {
  * Among those, repositories whose production branch is failing (its
  * latest succeeded, failed or error run there is failed or error; a
  * cancelled run says nothing) come first, then the oldest run. The run
- * becomes 'running' (started_at = now, attempts + 1) and *out gets it
+ * becomes 'running' (started_at = now unless resumed, attempts + 1) and *out gets it
  * with its steps; the caller frees it with run_free. ERR_NOTFOUND when
  * nothing can be claimed, ERR_BUSY if the database stayed locked.
  */
@@ -220,6 +220,13 @@ int	 store_runs_in_state(int64_t **ids_out, size_t *n_out,
  */
 int	 store_run_requeue(struct store *st, int64_t run_id,
 	    const char *reason);
+/*
+ * Puts a running run back in the queue with its steps and times kept, so
+ * the worker that claims it next follows its steps where they are (an
+ * executor whose steps outlive ferry: Kubernetes). ERR_INVALID if it is
+ * not running.
+ */
+int	 store_run_resume(struct store *st, int64_t run_id);
 
 /*
  * Cancels run_id in one transaction: a queued run ends 'cancelled' at

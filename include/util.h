@@ -83,6 +83,11 @@ void	 format_duration(char *out, size_t outsz, int64_t ms);
 
 /* Reads a whole file (at most max bytes) into *out (NUL-terminated). */
 int	 file_read(char **out, size_t *len_out, const char *path, size_t max);
+/*
+ * rm -rf path: never follows a symlink nor leaves path's filesystem;
+ * what cannot be removed is logged. A missing path is fine.
+ */
+void	 remove_tree(const char *path);
 /* mkdir -p with mode; 0 or ERR_FAIL. */
 int	 mkdir_p(const char *path, unsigned int mode);
 

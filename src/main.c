@@ -219,6 +219,8 @@ start_executor(struct exec **out, const struct config *cfg)
 
 	memset(&o, 0, sizeof(o));
 	work = xasprintf("%s/work", cfg->data_dir);
+	/* Nothing runs yet: what a dead server left there is garbage. */
+	remove_tree(work);
 	o.work_dir = work;
 	/* Steps see the host read-only, but never ferry's own files. */
 	hide[0] = cfg->data_dir;
@@ -275,16 +277,6 @@ cmd_serve(int argc, char **argv)
 		    "executor: local");
 		goto out;
 	}
-	if (runner_new(&runner, cfg, db, NULL, NULL) != 0 ||
-	    runner_recover(&requeued, &failed, runner, st) != 0) {
-		log_error("recovery failed: %s", err_msg());
-		goto out;
-	}
-	runner_free(runner);
-	runner = NULL;
-	if (requeued || failed)
-		log_info("recovered interrupted runs: %d re-queued, %d ended",
-		    requeued, failed);
 	dir = xasprintf("%s/mirrors", cfg->data_dir);
 	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0) {
 		free(dir);
@@ -296,6 +288,14 @@ cmd_serve(int argc, char **argv)
 		log_error("%s", err_msg());
 		goto out;
 	}
+	runner_new(&runner, cfg, db, rc, ex);
+	if (runner_recover(&requeued, &failed, runner, st) != 0) {
+		log_error("recovery failed: %s", err_msg());
+		goto out;
+	}
+	if (requeued || failed)
+		log_info("recovered interrupted runs: %d re-queued, %d ended",
+		    requeued, failed);
 	if (report_start(&report, cfg, db) != 0) {
 		log_error("%s", err_msg());
 		goto out;
@@ -305,7 +305,6 @@ cmd_serve(int argc, char **argv)
 	sinks.api = api;
 	sinks.report = report;
 	api_set_notify(api, run_changed, &sinks);
-	runner_new(&runner, cfg, db, rc, ex);
 	runner_set_notify(runner, run_changed, &sinks);
 	memset(&wo, 0, sizeof(wo));
 	wo.threads = cfg->workers;

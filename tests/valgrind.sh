@@ -13,7 +13,7 @@ set -u
 
 VG=(valgrind --error-exitcode=99 --leak-check=full
     --show-leak-kinds=definite --errors-for-leak-kinds=definite
-    --num-callers=30 --child-silent-after-fork=yes)
+    --num-callers=30 --child-silent-after-fork=yes --max-threads=1500)
 
 case "${1:-}" in
 *.sh) ;;

@@ -10,16 +10,12 @@
 #include "exec_int.h"
 #include "util.h"
 
-int
-exec_task_start(struct exec_task **out, struct exec *ex,
-    const struct exec_step *step, struct exec_log *log, exec_done_fn *done,
-    void *arg)
+/* What every executor relies on in a step. */
+static int
+step_check(const struct exec_step *step)
 {
 	size_t	i;
 
-	*out = NULL;
-	ASSERT(ex != NULL && ex->ops != NULL && step != NULL);
-	ASSERT(log != NULL && done != NULL);
 	if (step->step == NULL || step->step[0] == '\0' ||
 	    strchr(step->step, '/') != NULL)
 		return err_set(ERR_INVALID, "bad step name");
@@ -40,7 +36,64 @@ exec_task_start(struct exec_task **out, struct exec *ex,
 			return err_set(ERR_INVALID, "step %s: bad environment "
 			    "variable", step->step);
 	}
+	return 0;
+}
+
+int
+exec_task_start(struct exec_task **out, struct exec *ex,
+    const struct exec_step *step, struct exec_log *log, exec_done_fn *done,
+    void *arg)
+{
+	int	rc;
+
+	*out = NULL;
+	ASSERT(ex != NULL && ex->ops != NULL && step != NULL);
+	ASSERT(log != NULL && done != NULL);
+	if ((rc = step_check(step)) != 0)
+		return rc;
 	return ex->ops->task_start(out, ex, step, log, done, arg);
+}
+
+int
+exec_task_attach(struct exec_task **out, struct exec *ex,
+    const struct exec_step *step, struct exec_log *log, exec_done_fn *done,
+    void *arg)
+{
+	int	rc;
+
+	*out = NULL;
+	ASSERT(ex != NULL && ex->ops != NULL && step != NULL);
+	ASSERT(log != NULL && done != NULL);
+	if (ex->ops->task_attach == NULL)
+		return err_set(ERR_NOTFOUND, "the %s executor cannot "
+		    "reattach to a step", ex->ops->name);
+	if ((rc = step_check(step)) != 0)
+		return rc;
+	return ex->ops->task_attach(out, ex, step, log, done, arg);
+}
+
+bool
+exec_can_attach(const struct exec *ex)
+{
+	ASSERT(ex != NULL && ex->ops != NULL);
+	return ex->ops->task_attach != NULL;
+}
+
+int
+exec_run_begin(struct exec *ex, const struct exec_run *run)
+{
+	ASSERT(ex != NULL && ex->ops != NULL && run != NULL);
+	if (ex->ops->run_begin == NULL)
+		return 0;
+	return ex->ops->run_begin(ex, run);
+}
+
+void
+exec_run_end(struct exec *ex, int64_t run_id, const char *repo)
+{
+	ASSERT(ex != NULL && ex->ops != NULL);
+	if (ex->ops->run_end != NULL)
+		ex->ops->run_end(ex, run_id, repo);
 }
 
 int

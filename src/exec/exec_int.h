@@ -27,6 +27,12 @@ struct exec_ops {
 	void	(*task_cancel)(struct exec_task *t, int64_t grace_ms);
 	void	(*task_free)(struct exec_task *t);
 	void	(*free)(struct exec *ex);
+	/* Optional (NULL: nothing to do / not supported). */
+	int	(*run_begin)(struct exec *ex, const struct exec_run *run);
+	void	(*run_end)(struct exec *ex, int64_t run_id, const char *repo);
+	int	(*task_attach)(struct exec_task **out, struct exec *ex,
+		    const struct exec_step *step, struct exec_log *log,
+		    exec_done_fn *done, void *arg);
 };
 
 /* The first member of every executor's own struct. */

@@ -54,7 +54,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -231,28 +230,6 @@ static uid_t
 local_uid(const struct local_task *t)
 {
 	return (uid_t)(LOCAL_ID_BASE + (unsigned int)t->slot);
-}
-
-static int
-local_rm_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DNR)
-		chmod(path, 0700);
-	if (remove(path) != 0 && errno != ENOENT)
-		log_warn("cannot remove %s", path);
-	return 0;
-}
-
-/* rm -rf dir, never following a symlink or leaving the filesystem. */
-static void
-local_rm_tree(const char *dir)
-{
-	if (nftw(dir, local_rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT)
-	    != 0 && errno != ENOENT)
-		log_warn("cannot remove %s", dir);
 }
 
 static int
@@ -739,7 +716,7 @@ local_main(void *arg)
 		    res.reason);
 	exec_cg_destroy(&t->cg);
 	if (t->dir != NULL)
-		local_rm_tree(t->dir);
+		remove_tree(t->dir);
 	local_slot_put(t->ex, t->slot);
 	t->slot = -1;
 

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exec_int.h"
@@ -144,11 +145,12 @@ log_secret_cmp(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-int
-exec_log_open(struct exec_log **out, const char *path, int64_t max,
-    const char *const *secrets, size_t nsecrets)
+static int
+log_open(struct exec_log **out, const char *path, int64_t max,
+    const char *const *secrets, size_t nsecrets, bool append)
 {
 	struct exec_log	*log;
+	struct stat	 sb;
 	char		*dir, *slash;
 	size_t		 i;
 	int		 fd, rc;
@@ -164,13 +166,17 @@ exec_log_open(struct exec_log **out, const char *path, int64_t max,
 		}
 	}
 	free(dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-	    0640);
+	fd = open(path, O_WRONLY | O_CREAT | (append ? 0 : O_TRUNC) |
+	    O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return err_set(ERR_FAIL, "cannot open %s: %s", path,
 		    strerror(errno));
 
 	log = xcalloc(1, sizeof *log);
+	/* Appending: what is there counts towards the cap. */
+	if (append && fstat(fd, &sb) == 0)
+		log->written = sb.st_size < max ? sb.st_size : max;
+	log->truncated = append && log->written >= max;
 	pthread_mutex_init(&log->mtx, NULL);
 	log->fd = fd;
 	log->path = xstrdup(path);
@@ -191,6 +197,20 @@ exec_log_open(struct exec_log **out, const char *path, int64_t max,
 	log->hold_max = log->nsecrets ? log->lens[0] - 1 : 0;
 	*out = log;
 	return 0;
+}
+
+int
+exec_log_open(struct exec_log **out, const char *path, int64_t max,
+    const char *const *secrets, size_t nsecrets)
+{
+	return log_open(out, path, max, secrets, nsecrets, false);
+}
+
+int
+exec_log_reopen(struct exec_log **out, const char *path, int64_t max,
+    const char *const *secrets, size_t nsecrets)
+{
+	return log_open(out, path, max, secrets, nsecrets, true);
 }
 
 void

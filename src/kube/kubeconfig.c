@@ -13,11 +13,8 @@
 #define LOG_MODULE "kube"
 #include "kube.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -355,7 +352,7 @@ kube_config_load(struct kube_config **out, const char *path,
 
 	*out = NULL;
 	if ((rc = file_read(&text, &len, path, KUBECONFIG_MAX)) != 0) {
-		if (rc == ERR_NOTFOUND || errno == ENOENT)
+		if (rc == ERR_NOTFOUND)
 			return err_set(ERR_NOTFOUND, "kubeconfig %s: no such "
 			    "file", path);
 		return rc;

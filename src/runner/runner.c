@@ -16,13 +16,11 @@
  * struct runner, held while the step runs) and one whose run is older
  * than a run whose deploy already succeeded is skipped.
  */
-#define _XOPEN_SOURCE 700	/* nftw */
 #define LOG_MODULE "runner"
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -77,7 +75,12 @@ struct run_exec {
 	bool				*holds_deploy;
 	int64_t				*started_ms;	/* monotonic */
 	char				*work_dir;
-	char				*source_path;
+	char				*source_path;	/* local: the archive */
+	char				*source_url;	/* cluster: the same */
+	char				*token;		/* source token */
+	bool				 resumed;	/* steps from before a
+							   restart */
+	bool				 begun;		/* exec_run_begin done */
 	char				*submodules;	/* log note or NULL */
 	pthread_mutex_t			 mtx;
 	pthread_cond_t			 cv;
@@ -212,24 +215,6 @@ concurrency_of(void *arg, const char *name)
 
 /* --- helpers ---------------------------------------------------------------- */
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
-	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-static void
-rm_rf(const char *path)
-{
-	if (path != NULL && access(path, F_OK) == 0 &&
-	    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		log_warn("cannot remove %s", path);
-}
-
 static void
 short_sha(char out[8], const char *sha)
 {
@@ -296,17 +281,75 @@ describe_commit(struct run_exec *re)
 static int
 prepare_token(struct run_exec *re)
 {
-	unsigned char	raw[32];
-	char		hex[65];
-	int		rc;
+	const char	*base = re->ctx->r->cfg->public_url;
+	unsigned char	 raw[32];
+	char		 hex[65];
+	int		 rc;
 
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return err_set(ERR_FAIL, "getrandom: %s", strerror(errno));
-	hex_encode(hex, raw, sizeof(raw));
-	rc = store_run_token_set(re->ctx->st, re->run->id, hex);
-	wipe(hex, sizeof(hex));
-	wipe(raw, sizeof(raw));
-	return rc;
+	/* A resumed run's pods already hold its token. */
+	if (!re->resumed || store_run_token(&re->token, re->ctx->st,
+	    re->run->id) != 0) {
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+			return err_set(ERR_FAIL, "getrandom: %s",
+			    strerror(errno));
+		hex_encode(hex, raw, sizeof(raw));
+		rc = store_run_token_set(re->ctx->st, re->run->id, hex);
+		wipe(raw, sizeof(raw));
+		if (rc != 0) {
+			wipe(hex, sizeof(hex));
+			return rc;
+		}
+		re->token = xstrdup(hex);
+		wipe(hex, sizeof(hex));
+	}
+	re->source_url = xasprintf("%s/source/%" PRId64 ".tar.gz?token=%s",
+	    base, re->run->id, re->token);
+	return 0;
+}
+
+/* The run's sandbox: the secrets its steps name, whether it deploys. */
+static int
+prepare_sandbox(char **reason_out, struct run_exec *re)
+{
+	const struct config_repo	*repo = re->repo;
+	struct exec_env			*secrets;
+	struct exec_run			 er;
+	size_t				 i, j, k, n = 0;
+	int				 rc;
+
+	*reason_out = NULL;
+	memset(&er, 0, sizeof(er));
+	secrets = xcalloc(repo->nsecrets + 1, sizeof(*secrets));
+	for (k = 0; k < repo->nsecrets; k++) {
+		bool	named = false;
+
+		for (i = 0; i < re->p->nsteps; i++)
+			for (j = 0; j < re->p->steps[i].nsecrets; j++)
+				named |= strcmp(re->p->steps[i].secrets[j],
+				    repo->secrets[k].name) == 0;
+		if (named)
+			secrets[n++] = (struct exec_env){
+			    repo->secrets[k].name, repo->secrets[k].value,
+			    true };
+	}
+	for (i = 0; i < re->p->nsteps; i++)
+		er.deploy |= re->p->steps[i].deploy;
+	er.run_id = re->run->id;
+	er.repo = re->run->repo;
+	er.branch = re->run->branch;
+	er.commit = re->run->commit;
+	er.source_token = re->token;
+	er.secrets = secrets;
+	er.nsecrets = n;
+	rc = exec_run_begin(re->ctx->r->ex, &er);
+	free(secrets);
+	if (rc != 0) {
+		*reason_out = xasprintf("cannot prepare the sandbox: %s",
+		    err_msg());
+		return rc;
+	}
+	re->begun = true;
+	return 0;
 }
 
 int
@@ -406,7 +449,7 @@ prepare_source(char **reason_out, struct run_exec *re)
 	*reason_out = NULL;
 	re->work_dir = xasprintf("%s/work/run-%" PRId64,
 	    re->ctx->r->cfg->data_dir, re->run->id);
-	rm_rf(re->work_dir);
+	remove_tree(re->work_dir);
 	if ((rc = mkdir_p(re->work_dir, 0711)) != 0)
 		goto fail;
 	re->source_path = xasprintf("%s/source.tar.gz", re->work_dir);
@@ -459,7 +502,7 @@ task_done(void *arg)
 }
 
 static int
-step_start(struct run_exec *re, size_t i)
+step_start(struct run_exec *re, size_t i, bool attach)
 {
 	const struct pipeline_step	*ps = &re->p->steps[i];
 	const struct config_repo	*repo = re->repo;
@@ -474,34 +517,36 @@ step_start(struct run_exec *re, size_t i)
 
 	snprintf(runid, sizeof(runid), "%" PRId64, re->run->id);
 	env = xcalloc(5 + ps->nenv + ps->nsecrets, sizeof(*env));
-	env[n++] = (struct exec_env){ "CI", "true" };
-	env[n++] = (struct exec_env){ "FERRY_RUN_ID", runid };
-	env[n++] = (struct exec_env){ "FERRY_REPO", re->run->repo };
-	env[n++] = (struct exec_env){ "FERRY_BRANCH", re->run->branch };
-	env[n++] = (struct exec_env){ "FERRY_COMMIT", re->run->commit };
+	env[n++] = (struct exec_env){ "CI", "true", false };
+	env[n++] = (struct exec_env){ "FERRY_RUN_ID", runid, false };
+	env[n++] = (struct exec_env){ "FERRY_REPO", re->run->repo, false };
+	env[n++] = (struct exec_env){ "FERRY_BRANCH", re->run->branch,
+	    false };
+	env[n++] = (struct exec_env){ "FERRY_COMMIT", re->run->commit,
+	    false };
 	for (j = 0; j < ps->nenv; j++)
 		env[n++] = (struct exec_env){ ps->env[j].name,
-		    ps->env[j].value };
+		    ps->env[j].value, false };
 	for (j = 0; j < ps->nsecrets; j++)
 		for (k = 0; k < repo->nsecrets; k++)
 			if (strcmp(ps->secrets[j], repo->secrets[k].name) == 0)
 				env[n++] = (struct exec_env){
 				    repo->secrets[k].name,
-				    repo->secrets[k].value };
+				    repo->secrets[k].value, true };
 	/* Every secret of the repository is masked, named or not. */
 	secrets = xcalloc(repo->nsecrets + 1, sizeof(char *));
 	for (k = 0; k < repo->nsecrets; k++)
 		secrets[k] = repo->secrets[k].value;
 	path = exec_log_path(r->cfg->data_dir, re->run->id, ps->name);
-	rc = exec_log_open(&re->logs[i], path, r->cfg->log_max, secrets,
-	    repo->nsecrets);
+	rc = (attach ? exec_log_reopen : exec_log_open)(&re->logs[i], path,
+	    r->cfg->log_max, secrets, repo->nsecrets);
 	free(path);
 	free(secrets);
 	if (rc != 0) {
 		free(env);
 		return rc;
 	}
-	if (re->submodules != NULL)
+	if (re->submodules != NULL && !attach)
 		exec_log_write(re->logs[i], re->submodules,
 		    strlen(re->submodules));
 	buf_init(&script, 1024 * 1024);
@@ -520,9 +565,15 @@ step_start(struct run_exec *re, size_t i)
 	es.memory = ps->memory;
 	es.deploy = ps->deploy;
 	es.source_path = re->source_path;
-	step_set(re, i, STEP_RUNNING, -1, NULL);
-	rc = exec_task_start(&re->tasks[i], r->ex, &es, re->logs[i],
-	    task_done, re);
+	es.source_url = re->source_url;
+	if (attach) {
+		rc = exec_task_attach(&re->tasks[i], r->ex, &es, re->logs[i],
+		    task_done, re);
+	} else {
+		step_set(re, i, STEP_RUNNING, -1, NULL);
+		rc = exec_task_start(&re->tasks[i], r->ex, &es, re->logs[i],
+		    task_done, re);
+	}
 	if (rc == 0) {
 		re->started_ms[i] = time_mono_ms();
 		metrics_gauge_add(METRICS_STEPS_RUNNING, 1);
@@ -669,7 +720,7 @@ steps_start(struct run_exec *re)
 		if (!ready[i] || (g = deploy_gate(re, i)) <= 0)
 			continue;
 		re->states[i] = PIPELINE_RUNNING;
-		if (step_start(re, i) != 0) {
+		if (step_start(re, i, false) != 0) {
 			char	*reason = xasprintf("could not start: %s",
 			    err_msg());
 
@@ -788,10 +839,84 @@ run_outcome(char **reason_out, struct run_exec *re)
 	return s;
 }
 
+/* Removes the run's sandbox (its logs are collected by now). */
 static void
+sandbox_end(struct run_exec *re)
+{
+	if (!re->begun)
+		return;
+	exec_run_end(re->ctx->r->ex, re->run->id, re->run->repo);
+	re->begun = false;
+}
+
+/*
+ * After a restart, the stored steps say where the run was: finished
+ * steps keep their result, running ones are followed again where they
+ * run (or end as an error if the executor lost them).
+ */
+static void
+steps_resume(struct run_exec *re)
+{
+	const struct step	*st;
+	size_t			 i, j;
+
+	for (i = 0; i < re->p->nsteps; i++) {
+		st = NULL;
+		for (j = 0; j < re->run->nsteps; j++)
+			if (strcmp(re->run->steps[j].name,
+			    re->p->steps[i].name) == 0)
+				st = &re->run->steps[j];
+		if (st == NULL)
+			continue;
+		switch (st->status) {
+		case STEP_PENDING:
+			break;
+		case STEP_SUCCEEDED:
+			re->states[i] = PIPELINE_DONE_OK;
+			break;
+		case STEP_SKIPPED:
+			re->states[i] = PIPELINE_SKIPPED;
+			break;
+		case STEP_FAILED:
+		case STEP_CANCELLED:
+		case STEP_ERROR:
+			re->states[i] = PIPELINE_DONE_FAIL;
+			break;
+		case STEP_RUNNING:
+			re->states[i] = PIPELINE_RUNNING;
+			re->started_ms[i] = time_mono_ms();
+			if (re->p->steps[i].deploy &&
+			    deploy_lock_try(re->ctx->r, re->run->repo))
+				re->holds_deploy[i] = true;
+			if (step_start(re, i, true) == 0) {
+				log_info("run=%" PRId64 " step=%s reattached",
+				    re->run->id, st->name);
+				break;
+			}
+			exec_log_close(re->logs[i]);
+			re->logs[i] = NULL;
+			if (re->holds_deploy[i]) {
+				deploy_unlock(re->ctx->r, re->run->repo);
+				re->holds_deploy[i] = false;
+			}
+			re->states[i] = PIPELINE_DONE_FAIL;
+			step_set(re, i, STEP_ERROR, -1,
+			    "interrupted by server restart");
+			break;
+		}
+	}
+}
+
+/*
+ * Drives the steps until they all ended. Returns true when ferry is
+ * stopping and the steps were left running for the next start to
+ * follow (the run is not over: its sandbox stays).
+ */
+static bool
 run_drive(struct run_exec *re)
 {
 	struct runner	*r = re->ctx->r;
+	enum run_status	 s;
 	bool		 requested, stopping = false;
 	char		*reason;
 	size_t		 n = re->p->nsteps;
@@ -801,6 +926,8 @@ run_drive(struct run_exec *re)
 	re->logs = xcalloc(n, sizeof(*re->logs));
 	re->holds_deploy = xcalloc(n, sizeof(bool));
 	re->started_ms = xcalloc(n, sizeof(int64_t));
+	if (re->resumed)
+		steps_resume(re);
 	for (;;) {
 		steps_reap(re);
 		if (!re->cancelled && !stopping) {
@@ -824,8 +951,20 @@ run_drive(struct run_exec *re)
 		}
 		if (!stopping && atomic_load(&r->stopping)) {
 			stopping = true;
+			/* Steps that survive ferry are followed again. */
+			if (exec_can_attach(r->ex))
+				break;
 			steps_cancel(re, 2000);
 		}
+	}
+	if (stopping && !re->cancelled && exec_can_attach(r->ex)) {
+		if (store_run_resume(re->ctx->st, re->run->id) != 0)
+			log_error("run=%" PRId64 " cannot re-queue: %s",
+			    re->run->id, err_msg());
+		else
+			log_info("run=%" PRId64 " left running: server "
+			    "shutting down", re->run->id);
+		return true;
 	}
 	if (stopping && !re->cancelled) {
 		/* ferry is stopping: the run starts over at the next start. */
@@ -836,14 +975,15 @@ run_drive(struct run_exec *re)
 		else
 			log_info("run=%" PRId64 " re-queued: server shutting "
 			    "down", re->run->id);
-		return;
+		return false;
 	}
 	if (re->cancelled)
 		steps_cancel_pending(re);
-	enum run_status	s = run_outcome(&reason, re);
-
+	s = run_outcome(&reason, re);
+	sandbox_end(re);
 	run_end(re, s, reason);
 	free(reason);
+	return false;
 }
 
 static void
@@ -861,9 +1001,11 @@ run_exec_dispose(struct run_exec *re)
 				deploy_unlock(re->ctx->r, re->run->repo);
 		}
 	}
-	rm_rf(re->work_dir);
+	remove_tree(re->work_dir);
 	free(re->work_dir);
 	free(re->source_path);
+	free(re->source_url);
+	free_secret(re->token);
 	free(re->submodules);
 	free(re->states);
 	free(re->tasks);
@@ -906,7 +1048,9 @@ run_execute(struct runner_ctx *ctx, struct run *run)
 	}
 	if (strcmp(run->trigger, "manual") == 0)
 		describe_commit(&re);
-	if (prepare_plan(&re) != 0) {
+	/* Steps stored already: a run resumed after a restart. */
+	re.resumed = run->nsteps > 0;
+	if (!re.resumed && prepare_plan(&re) != 0) {
 		reason = xasprintf("cannot store the plan: %s", err_msg());
 		run_end(&re, RUN_ERROR, reason);
 		goto out;
@@ -918,12 +1062,15 @@ run_execute(struct runner_ctx *ctx, struct run *run)
 		run_end(&re, RUN_ERROR, reason);
 		goto out;
 	}
-	if (prepare_source(&reason, &re) != 0) {
+	if (prepare_source(&reason, &re) != 0 ||
+	    prepare_sandbox(&reason, &re) != 0) {
 		run_end(&re, RUN_ERROR, reason);
 		goto out;
 	}
-	run_drive(&re);
+	if (run_drive(&re))
+		re.begun = false;	/* left running for the next start */
 out:
+	sandbox_end(&re);
 	free(reason);
 	run_exec_dispose(&re);
 }
@@ -958,20 +1105,22 @@ runner_recover(int *requeued_out, int *failed_out, struct runner *r,
 	struct run	*run;
 	int64_t		*ids = NULL;
 	size_t		 n, i, j;
-	char		*work;
 	int		 rc;
 
 	*requeued_out = *failed_out = 0;
-	/* Nothing runs yet: what a dead server left in work/ is garbage. */
-	work = xasprintf("%s/work", r->cfg->data_dir);
-	rm_rf(work);
-	free(work);
 	if ((rc = store_runs_in_state(&ids, &n, st, RUN_RUNNING)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (store_run_get(&run, st, ids[i]) != 0)
 			continue;
-		if (run->attempts < RUNNER_MAX_ATTEMPTS) {
+		if (r->ex != NULL && exec_can_attach(r->ex)) {
+			/* Its steps ran on while ferry was down. */
+			if (store_run_resume(st, run->id) == 0) {
+				(*requeued_out)++;
+				log_info("run=%" PRId64 " repo=%s will be "
+				    "followed again", run->id, run->repo);
+			}
+		} else if (run->attempts < RUNNER_MAX_ATTEMPTS) {
 			rc = store_run_requeue(st, run->id,
 			    "interrupted by server restart");
 			if (rc == 0) {

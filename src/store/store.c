@@ -1443,7 +1443,8 @@ claim_pick(int64_t *id_out, struct store *st,
 }
 
 static const char SQL_CLAIM_MARK[] =
-    "UPDATE runs SET status = 'running', started_at = ?,"
+    "UPDATE runs SET status = 'running',"
+    " started_at = coalesce(started_at, ?),"
     " finished_at = NULL, attempts = attempts + 1"
     " WHERE id = ? AND status = 'queued'";
 
@@ -1582,6 +1583,27 @@ store_run_requeue(struct store *st, int64_t run_id, const char *reason)
 fail:
 	tx_rollback(st);
 	return rc;
+}
+
+static const char SQL_RUN_RESUME[] =
+    "UPDATE runs SET status = 'queued' WHERE id = ? AND status = 'running'";
+
+int
+store_run_resume(struct store *st, int64_t run_id)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	STORE_OWNED(st);
+	if ((rc = stmt_get(&s, st, SQL_RUN_RESUME)) != 0)
+		return rc;
+	bind_int64(s, 1, run_id);
+	if ((rc = stmt_exec(st, s)) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return err_set(ERR_INVALID, "run %" PRId64 " is not running",
+		    run_id);
+	return 0;
 }
 
 /* Cancelling. */

@@ -1434,6 +1434,9 @@ def default_and_validate(res, obj, ns, old=None):
 		spec = obj.setdefault("spec", {})
 		default_pod_spec(spec)
 		errs += validate_pod_spec(spec, "spec")
+		if old is None:
+			obj["status"] = {"phase": "Pending",
+			    "qosClass": qos_class(spec) if not errs else "BestEffort"}
 	elif res.plural == "jobs":
 		spec = obj.setdefault("spec", {})
 		spec.setdefault("parallelism", 1)
@@ -2139,6 +2142,12 @@ class PodGone(Exception):
 	pass
 
 
+def forget_logs(uid):
+	with LOGS_LOCK:
+		for k in [k for k in LOGS if k[2] == uid]:
+			del LOGS[k]
+
+
 def expand_vars(s, env):
 	"""$(VAR) expansion as the kubelet does for env, command and args."""
 	out = []
@@ -2313,11 +2322,14 @@ class PodRun(threading.Thread):
 		with self.lock:
 			self.finished = True
 			deleting = self.deleting.is_set()
+		with KUBELET.lock:
+			KUBELET.runs.pop(self.uid, None)
 		if deleting:
 			with ST.lock:
 				p = ST.get(BY_PLURAL["pods"], self.ns, self.name)
 				if p is not None and p["metadata"]["uid"] == self.uid:
 					ST.remove(BY_PLURAL["pods"], p)
+			forget_logs(self.uid)
 		if self.dir and CFG.keep_pod_dirs is False and deleting:
 			shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -2674,8 +2686,9 @@ class PodRun(threading.Thread):
 		restarts = 0
 		while True:
 			rc = self.run_container(c, init)
-			if rc is None or rc == 0 or \
-			    self.spec.get("restartPolicy") == "Never":
+			policy = self.spec.get("restartPolicy")
+			if rc is None or policy == "Never" or (rc == 0 and
+			    (init or policy != "Always")):
 				return rc
 			restarts += 1
 			st = self.cstat[c["name"]]
@@ -2898,6 +2911,7 @@ class Kubelet:
 			    pod["metadata"]["name"])
 			if cur is not None and cur["metadata"]["uid"] == uid:
 				ST.remove(BY_PLURAL["pods"], cur)
+		forget_logs(uid)
 
 
 KUBELET = Kubelet()

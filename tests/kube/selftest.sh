@@ -319,7 +319,7 @@ expect "init container terminated Completed" \
 
 # --- logs follow -----------------------------------------------------------
 api POST /apis/batch/v1/namespaces/st/jobs \
-	"$(job slow "$(podspec 'for i in 1 2 3; do echo line $i; sleep 0.4; done')")" >/dev/null
+	"$(job slow "$(podspec 'for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done')")" >/dev/null
 wait_until 10 is '/api/v1/namespaces/st/pods?labelSelector=job-name%3Dslow' \
 	'd["items"][0]["status"]["phase"]' Running
 P=$(get '/api/v1/namespaces/st/pods?labelSelector=job-name%3Dslow' 'd["items"][0]["metadata"]["name"]')
@@ -330,7 +330,9 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
 expect "follow streams every line until the container ends" "$out" \
 	"line 1
 line 2
-line 3"
+line 3
+line 4
+line 5"
 if [ "$took" -ge 400 ] && [ "$took" -lt 8000 ]; then
 	ok "follow waited for the container (${took} ms)"
 else

@@ -442,7 +442,7 @@ START_TEST(exec_rejects_bad_steps)
 	struct exec_task	*t = (void *)1;
 	struct exec_log		*log;
 	struct waiter		 w;
-	struct exec_env		 env = { "A=B", "x" };
+	struct exec_env		 env = { "A=B", "x", false };
 	char			*path = xasprintf("%s/a.log", T);
 
 	ck_assert_str_eq(exec_name(ex), "local");
@@ -833,9 +833,9 @@ START_TEST(local_environment_is_exact)
 	struct exec_step	 s;
 	struct exec_result	 r;
 	struct exec_env		 env[] = {
-		{ "CI", "true" },
-		{ "FERRY_RUN_ID", "7" },
-		{ "FOO", "bar baz" },
+		{ "CI", "true", false },
+		{ "FERRY_RUN_ID", "7", false },
+		{ "FOO", "bar baz", false },
 	};
 	char			*text, *line, *next;
 	int			 n = 0;
@@ -869,7 +869,7 @@ END_TEST
 START_TEST(local_secrets_masked)
 {
 	const char		*secrets[] = { "supersecret" };
-	struct exec_env		 env[] = { { "TOKEN", "supersecret" } };
+	struct exec_env		 env[] = { { "TOKEN", "supersecret", true } };
 	struct exec_step	 s;
 	struct exec_result	 r;
 	struct job		 j;

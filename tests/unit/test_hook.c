@@ -665,11 +665,15 @@ START_TEST(parse_nul_escape)
 	    "{\"message\":\"C:\\\\u0000\"}}"), 0);
 	ck_assert_str_eq(p->message, "C:\\u0000");
 	push_free(p);
-	/* Other escapes and control characters are kept as given. */
+	/*
+	 * Other escapes and control characters are kept as given; bytes
+	 * that are not UTF-8 become U+FFFD (the API must return valid JSON).
+	 */
 	ck_assert_int_eq(gh_parse(&p, "{\"ref\":\"refs/heads/m\",\"after\":"
 	    "\"b\",\"repository\":{\"full_name\":\"o/r\"},\"head_commit\":"
 	    "{\"message\":\"a\\u0001\\n\xff\xfe\\u00e9\"}}"), 0);
-	ck_assert_str_eq(p->message, "a\001\n\xff\xfe\xc3\xa9");
+	ck_assert_str_eq(p->message,
+	    "a\001\n\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9");
 	push_free(p);
 }
 END_TEST
