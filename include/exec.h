@@ -1,7 +1,8 @@
 /*
  * exec.h - the executor interface: where a step's commands run. Two
  * implementations sit behind it: "local" (a process sandbox on this
- * machine, src/exec/local.c) and "kubernetes" (a Job per step, later).
+ * machine, src/exec/local.c) and "kubernetes" (a Job per step,
+ * src/exec/kube.c).
  * The runner drives it; it knows nothing of the store or of pipelines.
  *
  * An executor (struct exec) is created by main before the workers start
@@ -145,6 +146,39 @@ struct exec_local_opts {
 	size_t		 nhide;
 };
 int	 exec_local_new(struct exec **out, const struct exec_local_opts *o);
+
+/*
+ * The Kubernetes sandbox (SPEC.md "The Kubernetes sandbox"): a namespace
+ * per run (exec_run_begin/exec_run_end), a batch/v1 Job per step,
+ * followed with watches; tasks survive a restart (exec_task_attach), and
+ * exec_task_free() of a running task stops following it without
+ * touching its Job. httpc_global_init() must precede exec_kube_new().
+ *
+ * Whether a run may still use its namespace: queued or running in the
+ * store. Called from the executor's sweep thread (which may open its own
+ * store connection); true when unsure.
+ */
+typedef bool exec_run_active_fn(void *arg, int64_t run_id);
+
+struct config;
+
+struct exec_kube_opts {
+	/* Borrowed, outlives the executor: the kubernetes block,
+	   public_url, data_dir, log_max and the repositories. */
+	const struct config	*cfg;
+	/* The sweep deletes the namespaces (and deploy RoleBindings) of
+	   runs that are not active, at start and every sweep_ms; NULL:
+	   it deletes nothing. */
+	exec_run_active_fn	*run_active;
+	void			*run_active_arg;
+	int64_t			 sweep_ms;	/* <= 0: 60 s */
+};
+/*
+ * Reads the kubeconfig (or the in-cluster service account) and starts
+ * the sweep; checks nothing on the network. ERR_NOTFOUND/ERR_INVALID
+ * for a missing or bad kubeconfig (err_msg() says which), ERR_FAIL.
+ */
+int	 exec_kube_new(struct exec **out, const struct exec_kube_opts *o);
 
 /*
  * Step logs. exec_log_open creates (truncating) path and its parent

@@ -22,6 +22,7 @@
 #include "exec.h"
 #include "ferry_version.h"
 #include "http.h"
+#include "httpc.h"
 #include "kube.h"
 #include "log.h"
 #include "pipeline.h"
@@ -209,18 +210,54 @@ run_changed(void *arg, int64_t run_id)
 	report_run_changed(ns->report, run_id);
 }
 
+/*
+ * For the Kubernetes executor's sweep (its own thread): whether run_id
+ * may still use its namespace. Opens this thread's store connection;
+ * true when the store cannot say.
+ */
+static bool
+kube_run_active(void *arg, int64_t run_id)
+{
+	const struct config	*cfg = arg;
+	struct store		*st;
+	struct run		*run;
+	char			*db;
+	bool			 active;
+	int			 rc;
+
+	db = xasprintf("%s/ferry.db", cfg->data_dir);
+	rc = store_thread_get(&st, db);
+	free(db);
+	if (rc != 0)
+		return true;
+	if ((rc = store_run_get(&run, st, run_id)) != 0)
+		return rc != ERR_NOTFOUND;
+	active = run->status == RUN_QUEUED || run->status == RUN_RUNNING;
+	run_free(run);
+	return active;
+}
+
 static int
 start_executor(struct exec **out, const struct config *cfg)
 {
 	struct exec_local_opts	o;
+	struct exec_kube_opts	ko;
 	const char		*hide[2];
 	char			*work;
 	int			 rc;
 
-	memset(&o, 0, sizeof(o));
 	work = xasprintf("%s/work", cfg->data_dir);
 	/* Nothing runs yet: what a dead server left there is garbage. */
 	remove_tree(work);
+	if (cfg->executor == EXECUTOR_KUBERNETES) {
+		free(work);
+		memset(&ko, 0, sizeof(ko));
+		ko.cfg = cfg;
+		ko.run_active = kube_run_active;
+		ko.run_active_arg = (void *)cfg;
+		return exec_kube_new(out, &ko);
+	}
+	memset(&o, 0, sizeof(o));
 	o.work_dir = work;
 	/* Steps see the host read-only, but never ferry's own files. */
 	hide[0] = cfg->data_dir;
@@ -272,9 +309,9 @@ cmd_serve(int argc, char **argv)
 	if (open_all(&cfg, &st, &db, path) != 0)
 		return 1;
 	ret = 1;
-	if (cfg->executor == EXECUTOR_KUBERNETES) {
-		log_error("executor kubernetes is not implemented yet; use "
-		    "executor: local");
+	/* The cluster client's libcurl, before any thread exists. */
+	if (cfg->executor == EXECUTOR_KUBERNETES && httpc_global_init() != 0) {
+		log_error("%s", err_msg());
 		goto out;
 	}
 	dir = xasprintf("%s/mirrors", cfg->data_dir);

@@ -653,13 +653,36 @@ add_mount(cJSON *mounts, const char *name, const char *path)
 	cJSON_AddStringToObject(m, "mountPath", path);
 }
 
+/*
+ * The kubelet expands $(NAME) in command, args and env values and turns
+ * $$ into $: a '$' followed by '(' or '$' is doubled so that the text
+ * reaches the shell as written ("echo $(date)" stays command
+ * substitution even when a variable is called date). Caller frees.
+ */
+static char *
+kubelet_escape(const char *s)
+{
+	struct buf	b;
+	size_t		i;
+
+	buf_init(&b, strlen(s) * 2 + 1);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '$' && (s[i + 1] == '(' || s[i + 1] == '$'))
+			(void)buf_append(&b, "$", 1);
+		(void)buf_append(&b, &s[i], 1);
+	}
+	return buf_steal(&b);
+}
+
 static void
 add_env(cJSON *env, const char *name, const char *value)
 {
 	cJSON	*e = push_obj(env);
+	char	*v = kubelet_escape(value);
 
 	cJSON_AddStringToObject(e, "name", name);
-	cJSON_AddStringToObject(e, "value", value);
+	cJSON_AddStringToObject(e, "value", v);
+	free(v);
 }
 
 static void
@@ -719,7 +742,7 @@ kube_manifest_job(cJSON **out, const struct kube_run *r,
 	const struct config_kube	*kc = &r->cfg->kube;
 	cJSON				*o, *meta, *spec, *tmpl, *pod, *sc;
 	cJSON				*vols, *c, *cmd, *env, *mounts, *ann;
-	char				*ns, id[24];
+	char				*ns, *script, id[24];
 	int64_t				 cpu, mem, deadline;
 	size_t				 i, j;
 	bool				 deploy, shadowed;
@@ -812,7 +835,9 @@ kube_manifest_job(cJSON **out, const struct kube_run *r,
 	push_str(cmd, "sh");
 	push_str(cmd, "-e");
 	push_str(cmd, "-c");
-	push_str(cmd, s->script);
+	script = kubelet_escape(s->script);
+	push_str(cmd, script);
+	free(script);
 	cJSON_AddStringToObject(c, "workingDir", KUBE_WORKSPACE);
 	env = add_arr(c, "env");
 	add_env(env, "CI", "true");

@@ -1390,9 +1390,13 @@ store_run_finish(struct store *st, int64_t run_id, enum run_status status,
 
 /*
  * Per repository with a queued run: its oldest queued run, how many runs
- * it has running, and whether its production branch is failing. Each
- * sub-select is an index probe (runs_repo_status, runs_repo_branch), so
- * a claim costs a few probes per configured repository however long the
+ * it has running, and whether its production branch is failing (its
+ * newest failed or error run is newer than its newest succeeded one).
+ * Each sub-select is an index probe on runs_repo_status, newest first
+ * ("+" keeps the planner off runs_repo_branch, whose backward scan for
+ * the newest finished run read every queued run first: 8 ms a claim
+ * with 8,000 queued, under the write lock; bench/RESULTS.md), so a
+ * claim costs a few probes per configured repository however long the
  * queue or the history.
  */
 static const char SQL_CLAIM_CANDIDATES[] =
@@ -1403,10 +1407,13 @@ static const char SQL_CLAIM_CANDIDATES[] =
     "   ORDER BY q.id LIMIT 1) AS next_id,"
     "  (SELECT count(*) FROM runs x"
     "   WHERE x.repo_id = p.id AND x.status = 'running') AS running,"
-    "  coalesce((SELECT f.status IN ('failed', 'error') FROM runs f"
-    "   WHERE f.repo_id = p.id AND f.branch = p.branch"
-    "   AND f.status IN ('succeeded', 'failed', 'error')"
-    "   ORDER BY f.id DESC LIMIT 1), 0) AS failing"
+    "  max(coalesce((SELECT max(f.id) FROM runs f WHERE f.repo_id = p.id"
+    "   AND f.status = 'failed' AND +f.branch = p.branch), 0),"
+    "  coalesce((SELECT max(e.id) FROM runs e WHERE e.repo_id = p.id"
+    "   AND e.status = 'error' AND +e.branch = p.branch), 0)) >"
+    "  coalesce((SELECT max(g.id) FROM runs g WHERE g.repo_id = p.id"
+    "   AND g.status = 'succeeded' AND +g.branch = p.branch), 0)"
+    "  AS failing"
     " FROM repos p)"
     " WHERE next_id IS NOT NULL"
     " ORDER BY failing DESC, next_id";

@@ -118,7 +118,7 @@ socks = []
 for i in range(n):
     socks.append(socket.create_connection(("127.0.0.1", port)))
 open(ready, "w").write(str(len(socks)))
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 150
 while os.path.exists(hold) and time.monotonic() < deadline:
     time.sleep(0.1)
 PYEOF
@@ -129,13 +129,13 @@ if [ -z "${NOFILE_LOW:-}" ]; then
 	IP=$!
 	check "1,000 idle connections are open" wait_until 30 test -s "$T/idle-ready"
 	# Accepted by ferry, not just queued in the kernel's backlog.
-	check "ferry accepted the 1,000 connections" wait_until 30 bash -c \
+	check "ferry accepted the 1,000 connections" wait_until 90 bash -c \
 	    "[ \$(ls /proc/$FERRY_PID/fd | wc -l) -ge $((base + 1000)) ]"
 	alive "with 1,000 idle connections open"
 	expect "healthz with 1,000 idle connections" "$(http GET /healthz)" 200
 	rm -f "$T/hold"
 	wait "$IP"
-	check "the idle connections are released" wait_until 20 bash -c \
+	check "the idle connections are released" wait_until 60 bash -c \
 	    "[ \$(ls /proc/$FERRY_PID/fd | wc -l) -le $((base + 20)) ]"
 else
 	not_ok "1,000 idle connections: descriptor limit too low"
