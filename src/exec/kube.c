@@ -39,11 +39,11 @@
  * exec_task_attach() follows it again after the restart, skipping the
  * lines the step log already holds.
  *
- * A sweep thread lists the namespaces (and deploy RoleBindings) labelled
+ * A sweep thread lists the namespaces labelled
  * app.kubernetes.io/managed-by=ferry at start and every sweep_ms, and
  * deletes those of runs that are neither followed here nor active in the
- * store (opts->run_active): runs that ended while ferry was down, or
- * whose cleanup failed.
+ * store (opts->run_active), with their deploy RoleBindings: runs that
+ * ended while ferry was down, or whose cleanup failed.
  *
  * Locks: ex->mtx guards the run list, reference counts and the thread
  * count; each krun's mtx guards its caches and the state of its tasks.
@@ -70,16 +70,16 @@
 #include "log.h"
 #include "util.h"
 
-#define KX_TICK_MS		500	/* grace periods are checked this often */
+#define KX_TICK_MS		500	/* grace periods checked this often */
 #define KX_WATCH_S		60	/* server-side end of one watch */
-#define KX_DRAIN_MS		15000	/* log still arriving after the verdict */
+#define KX_DRAIN_MS		15000	/* log still coming after the verdict */
 #define KX_SETTLE_MS		5000	/* container ended, Job not yet */
 #define KX_APPEAR_MS		60000	/* a created Job must show up */
 #define KX_BACKSTOP_MS		60000	/* past the step timeout: ferry kills */
 #define KX_CANCEL_SLACK_MS	5000	/* past the grace period */
 #define KX_SWEEP_MS		60000
 #define KX_BACKOFF_MAX_MS	5000
-#define KX_LOG_TRIES		20	/* log fetches after the container ended */
+#define KX_LOG_TRIES		20	/* log reads after the container ends */
 #define KX_INIT_LOG_MAX		(64 * 1024)
 
 enum kr_kind {
@@ -190,7 +190,7 @@ struct kube_task {
 
 static const struct exec_ops kube_ops;
 
-/* --- small helpers ---------------------------------------------------------- */
+/* --- small helpers --- */
 
 static cJSON *
 jget(const cJSON *o, const char *key)
@@ -275,7 +275,7 @@ step_env(const struct exec_step *step, const char *name)
 	return NULL;
 }
 
-/* --- runs: caches and their watchers ---------------------------------------- */
+/* --- runs: caches and their watchers --- */
 
 static void
 kr_free(struct krun *kr)
@@ -549,7 +549,7 @@ kr_followed(struct exec_kube *ex, int64_t run_id)
 	return found;
 }
 
-/* --- judging a step from the caches (kr->mtx held) ------------------------- */
+/* --- judging a step from the caches (kr->mtx held) --- */
 
 /* The step's newest pod. */
 static const cJSON *
@@ -882,8 +882,8 @@ kt_eval(struct kube_task *t, struct kt_seen *s, struct exec_result *res,
 					return 0;
 			}
 			*act = KT_ACT_DELETE;
-			return kx_set(res, EXEC_ERROR, -1, "the cluster refused "
-			    "the pod: %s", msg);
+			return kx_set(res, EXEC_ERROR, -1, "the cluster "
+			    "refused the pod: %s", msg);
 		}
 	} else if (kt_eval_stuck(t, s, pod, res, act, now))
 		return 1;
@@ -922,7 +922,7 @@ kt_log_over(const struct kube_task *t, const char *pod_name)
 	return jget(st, "terminated") != NULL;
 }
 
-/* --- the logger --------------------------------------------------------- */
+/* --- the logger --- */
 
 struct kt_logctx {
 	struct kube_task	*t;
@@ -1040,7 +1040,7 @@ kt_log_main(void *arg)
 	return NULL;
 }
 
-/* --- the monitor -------------------------------------------------------- */
+/* --- the monitor --- */
 
 struct kt_buf {
 	struct buf	b;
@@ -1297,7 +1297,7 @@ kt_launch(struct exec_task **out, struct exec_kube *ex,
 	return 0;
 }
 
-/* --- the ops ------------------------------------------------------------------ */
+/* --- the ops --- */
 
 static int
 kx_task_start(struct exec_task **out, struct exec *base,
@@ -1597,7 +1597,7 @@ kx_run_end(struct exec *base, int64_t run_id, const char *repo)
 	free(ns);
 }
 
-/* --- the sweep ------------------------------------------------------------- */
+/* --- the sweep --- */
 
 /* The run id of a ferry object whose name is ours; -1 if it is not. */
 static int64_t
@@ -1635,13 +1635,19 @@ kx_sweep_keep(struct exec_kube *ex, int64_t run_id)
 	return ex->run_active(ex->run_active_arg, run_id);
 }
 
+/*
+ * Deletes the namespaces of ended runs, and with each the deploy
+ * RoleBinding named after it (found through the repository annotation:
+ * ferry may only create and delete RoleBindings where it deploys, not
+ * list them).
+ */
 static void
 kx_sweep(struct exec_kube *ex)
 {
 	const char	*sel = KUBE_LABEL_MANAGED_BY "=" KUBE_MANAGED_BY;
 	cJSON		*list = NULL;
 	const cJSON	*it;
-	const char	*name, *ns;
+	const char	*name, *repo;
 	int64_t		 run_id;
 	int		 n = 0;
 
@@ -1655,35 +1661,18 @@ kx_sweep(struct exec_kube *ex)
 		    kx_sweep_keep(ex, run_id))
 			continue;
 		name = jmeta(it, "name");
-		if (kx_delete_run(ex, name, NULL) == 0) {
+		repo = jstr(jget(jget(it, "metadata"), "annotations"),
+		    KUBE_ANN_REPO);
+		if (kx_delete_run(ex, name, repo != NULL ?
+		    config_repo_by_name(ex->cfg, repo) : NULL) == 0) {
 			log_info("run=%" PRId64 " has ended: namespace %s "
 			    "deleted", run_id, name);
 			n++;
 		}
 	}
 	cJSON_Delete(list);
-	list = NULL;
-	if (kube_list(&list, ex->k, KUBE_ROLEBINDING, NULL, sel) != 0) {
-		log_warnx("sweep: %s", err_msg());
-		return;
-	}
-	cJSON_ArrayForEach(it, jget(list, "items")) {
-		if ((run_id = kx_sweep_run_of(ex, it)) < 0 ||
-		    (ns = jmeta(it, "namespace")) == NULL ||
-		    kx_sweep_keep(ex, run_id))
-			continue;
-		name = jmeta(it, "name");
-		if (kube_delete(ex->k, KUBE_ROLEBINDING, ns, name,
-		    KUBE_PROPAGATE_DEFAULT, -1) == 0) {
-			log_info("run=%" PRId64 " has ended: rolebinding "
-			    "%s/%s deleted", run_id, ns, name);
-			n++;
-		} else
-			log_warnx("sweep: %s", err_msg());
-	}
-	cJSON_Delete(list);
 	if (n > 0)
-		log_info("sweep: %d object(s) of ended runs deleted", n);
+		log_info("sweep: %d namespace(s) of ended runs deleted", n);
 }
 
 static void *

@@ -874,11 +874,13 @@ static char *
 what_of(const char *verb, enum kube_kind kind, const char *ns,
     const char *name)
 {
+	if (name == NULL)
+		return !kinds[kind].namespaced || ns == NULL ?
+		    xasprintf("%s %s", verb, kinds[kind].plural) :
+		    xasprintf("%s %s in %s", verb, kinds[kind].plural, ns);
 	if (!kinds[kind].namespaced || ns == NULL)
-		return xasprintf("%s %s %s", verb, kinds[kind].plural,
-		    name != NULL ? name : "");
-	return xasprintf("%s %s %s/%s", verb, kinds[kind].plural, ns,
-	    name != NULL ? name : "");
+		return xasprintf("%s %s %s", verb, kinds[kind].plural, name);
+	return xasprintf("%s %s %s/%s", verb, kinds[kind].plural, ns, name);
 }
 
 int

@@ -32,7 +32,16 @@ repo_init "$SRC"
 printf 'steps:\n  - name: ok\n    commands: ["true"]\n' >"$SRC/.ferry.yml"
 SHA=$(repo_commit "$SRC" "Quick pipeline")
 
-ferry_start || { not_ok "ferry starts"; finish; }
+# ferry_start, with every probe bounded: a process left over from a
+# killed ferry that still holds the listening socket must not hang the
+# test in a connect that is never accepted.
+start() {
+	"$FERRY" serve --config "$T/ferry.yml" >>"$T/ferry.log" 2>&1 &
+	FERRY_PID=$!
+	wait_until 20 curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz"
+}
+
+start || { not_ok "ferry starts"; finish; }
 
 # The sender: signed pushes, one at a time, for as long as $T/go exists.
 # Every seventh request redelivers an earlier accepted delivery. Writes
@@ -92,8 +101,11 @@ for i in $(seq 1 "$KILLS"); do
 	kill -KILL "$FERRY_PID" 2>/dev/null
 	wait "$FERRY_PID" 2>/dev/null
 	FERRY_PID=
-	if ferry_start; then
+	if start; then
 		restarts=$((restarts + 1))
+	else
+		echo "# ferry did not answer after restart $i; listening:"
+		ss -ltnp "sport = :$PORT" 2>/dev/null | sed 's/^/# /'
 	fi
 done
 expect "ferry restarted after each of $KILLS kill -9" "$restarts" "$KILLS"
@@ -131,6 +143,15 @@ check "every run ends within 120 s of the last restart" \
     wait_until 120 nonfinal_none
 ferry_stop TERM
 expect "ferry stops cleanly" "${FERRY_EXIT:-x}" 0
+# Nothing of a killed ferry may outlive it (a sandbox init would hold
+# its listening socket and database); whatever is left is ended here.
+left=$(pgrep -f -- "--config $T/ferry.yml" | tr '\n' ' ')
+check "no process of a killed ferry is left behind (${left:-none})" \
+    test -z "$left"
+for p in $left; do
+	ps -o pid=,user=,stat=,wchan:20=,args= -p "$p" | sed 's/^/# /'
+	kill -KILL "$p" 2>/dev/null
+done
 
 # The checks, on the database itself.
 $PY - "$T/var/ferry.db" "$T/sent" >"$T/verdict" <<'PYEOF'

@@ -316,10 +316,18 @@ S3=$(pipeline 'steps:
   - name: big-b
     resources: {memory: 5Gi}
     commands: ["sleep 9"]
+  - name: unsched
+    resources: {cpu: "2"}
+    commands: ["echo never"]
+  - name: oom
+    commands: ["echo kube-double:oom; sleep 5"]
   - name: slow
     timeout: 3s
     commands: ["echo slow", "sleep 30"]
     needs: []' "Stuck")
+# A node with one CPU: the 2-CPU step can never be scheduled.
+dbl /_double/config -X POST -H "Content-Type: application/json" \
+    --data '{"node_cpu": "1"}' >/dev/null
 R3=$(push_run acme/shop "$S3")
 expect "stuck pods end the run as error, not a hang" "$(wait_run "$R3" 40)" error
 expect "unpullable image: step error" "$(step_field "$R3" pull status)" error
@@ -339,6 +347,15 @@ if [ -n "$QS" ]; then
 	    "echo '$(step_field "$R3" $QS reason)' | grep -q 'refused the pod: .*exceeded quota: ferry-quota'"
 	check "quota: within its grace period" elapsed_ok "$R3" $QS 15000
 fi
+dbl /_double/config -X POST -H "Content-Type: application/json" \
+    --data '{"node_cpu": "4"}' >/dev/null
+expect "unschedulable: step error" "$(step_field "$R3" unsched status)" error
+check "unschedulable: the scheduler's message" bash -c \
+    "echo '$(step_field "$R3" unsched reason)' | grep -q 'unschedulable for 5s: 0/1 nodes are available: 1 Insufficient cpu'"
+check "unschedulable: within its grace period" elapsed_ok "$R3" unsched 15000
+expect "out of memory: step failed" "$(step_field "$R3" oom status)" failed
+expect "out of memory: reason" "$(step_field "$R3" oom reason)" \
+    "killed: out of memory (limit 128Mi)"
 expect "timeout: step failed" "$(step_field "$R3" slow status)" failed
 expect "timeout: reason" "$(step_field "$R3" slow reason)" "timed out after 3s"
 expect "timeout: the log up to the kill" "$(step_log "$R3" slow)" "slow"
@@ -473,16 +490,21 @@ try_kubeconfig() {
 # sweep deletes ferry's namespaces of ended (or unknown) runs, not those
 # of another prefix.
 mkns() {
-	printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s","labels":{"app.kubernetes.io/managed-by":"ferry","ferry.dev/run":"%s"}}}' "$1" "$2" |
+	printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s","labels":{"app.kubernetes.io/managed-by":"ferry","ferry.dev/run":"%s"},"annotations":{"ferry.dev/repo":"acme/shop"}}}' "$1" "$2" |
 	    dbl /api/v1/namespaces -X POST -H "Content-Type: application/json" \
 	    --data-binary @- >/dev/null
 }
 mkns "ferry-acme-shop-$R2" "$R2"
+printf '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"ferry-acme-shop-%s","namespace":"shop-prod","labels":{"app.kubernetes.io/managed-by":"ferry","ferry.dev/run":"%s"}},"subjects":[{"kind":"ServiceAccount","name":"ferry-deploy","namespace":"ferry-acme-shop-%s"}],"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"ferry-deployer"}}' "$R2" "$R2" "$R2" |
+    dbl /apis/rbac.authorization.k8s.io/v1/namespaces/shop-prod/rolebindings \
+    -X POST -H "Content-Type: application/json" --data-binary @- >/dev/null
 mkns "ferry-acme-shop-99999" 99999
 mkns "other-acme-shop-$R2" "$R2"
 try_kubeconfig "client certificate" "$K/kubeconfig-cert"
 check "start-up sweep: the namespace of an ended run is deleted" \
     wait_until 20 ns_gone "ferry-acme-shop-$R2"
+check "start-up sweep: and its deploy RoleBinding" wait_until 20 bash -c \
+    "! curl -s --cacert '$K/ca.crt' '$KURL/_double/objects?namespace=shop-prod' | grep -q 'ferry-acme-shop-$R2'"
 check "start-up sweep: the namespace of an unknown run is deleted" \
     wait_until 20 ns_gone "ferry-acme-shop-99999"
 check "start-up sweep: another prefix's namespace is kept" \
@@ -523,5 +545,4 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect "local: the failing pipeline fails alike" "$(wait_run "$RL2" 60)/$(step_field "$RL2" bad exit_code)/$(step_field "$RL2" bad reason)" "failed/3/exited with 3"
 fi
 ferry_stop
-cp "$T/ferry.log" /tmp/kx/ferry.log
 finish
