@@ -122,7 +122,11 @@ int	 exec_task_attach(struct exec_task **out, struct exec *ex,
 int	 exec_task_result(struct exec_result *out, struct exec_task *t);
 /* SIGTERM (or the grace-period delete), then a kill after grace_ms. */
 void	 exec_task_cancel(struct exec_task *t, int64_t grace_ms);
-/* Frees a finished task; cancels and waits for a running one first. */
+/*
+ * Frees a finished task. A running one: the local executor kills it
+ * first; an executor whose steps outlive ferry (exec_can_attach) only
+ * stops following it, and the step runs on for exec_task_attach.
+ */
 void	 exec_task_free(struct exec_task *t);
 /* "local" or "kubernetes". */
 const char *exec_name(const struct exec *ex);

@@ -397,6 +397,8 @@ out:
 	report_stop(report);
 	api_free(api);
 	exec_free(ex);
+	if (cfg->executor == EXECUTOR_KUBERNETES)
+		httpc_global_cleanup();
 	repo_cache_free(rc);
 	store_thread_close();
 	store_close(st);

@@ -37,7 +37,12 @@
  * still streamed. exec_task_free() of a running task (ferry shutting
  * down) only stops following: the Job keeps running, and
  * exec_task_attach() follows it again after the restart, skipping the
- * lines the step log already holds.
+ * lines the step log already holds (and the bytes of an unfinished last
+ * one: exact unless a secret was masked in that very line).
+ *
+ * Infrastructure failures are step errors in the cluster's words, also
+ * written to the step log: the source container failing (with its log),
+ * a container that could not start (StartError), the Job disappearing.
  *
  * A sweep thread lists the namespaces labelled
  * app.kubernetes.io/managed-by=ferry at start and every sweep_ms, and
@@ -52,7 +57,6 @@
 #define LOG_MODULE "exec"
 #include "exec.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>

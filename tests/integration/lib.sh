@@ -169,7 +169,7 @@ push_run() {
 	local repo=$1 sha=$2 msg=${3:-commit} f
 	f="$T/push-$RANDOM$RANDOM.json"
 	payload github-push --repo "$repo" --after "$sha" --message "$msg" >"$f"
-	github_post push "dl-$RANDOM$RANDOM$RANDOM" "$f" "$SHOP_SECRET" >/dev/null
+	github_post push "dl-$(date +%s%N)-$RANDOM" "$f" "$SHOP_SECRET" >/dev/null
 	jq_body 'd["run_id"]'
 }
 

@@ -3,10 +3,12 @@
 # (tests/kube/kube_double.py): a pipeline's namespace and what is in it
 # before the first pod, restricted pods, exit codes, logs (the same text
 # as on the local executor), pods that can never start (unpullable
-# image, quota) ending as step errors within their grace periods,
-# timeouts, cancel, kill -9 of ferry in the middle of a step, ten runs
-# under injected API failures and dropped watches, and the three ways
-# of authenticating (token, client certificate, CA file).
+# image, quota, unschedulable) ending as step errors within their grace
+# periods, OOM kills, timeouts, cancel, kill -9 and SIGTERM of ferry in
+# the middle of a step (the step runs on and is followed again), ten
+# runs under injected API failures, dropped watches and 410 Gone, the
+# start-up sweep of ended runs' namespaces, and the ways of
+# authenticating (token, client certificate, CA file, a refused token).
 #
 # The double runs the pods' commands on this host and substitutes the
 # volumes' mount paths (/workspace, /tmp) in them, also inside longer
@@ -116,6 +118,16 @@ YML
 }
 write_config kubernetes "$K/kubeconfig" "$T/var"
 repo_init "$SRC"
+
+# push_run REPO SHA: as lib.sh's, with a delivery id that cannot repeat
+# ($RANDOM in a command substitution is reseeded from the clock and the
+# pid, and two pushes of one test can draw the same ids).
+push_run() {
+	local f="$T/push.json"
+	payload github-push --repo "$1" --after "$2" --message "${3:-commit}" >"$f"
+	github_post push "kube-$(date +%s%N)-$BASHPID" "$f" "$SHOP_SECRET" >/dev/null
+	jq_body 'd["run_id"]'
+}
 
 # pipeline CONTENT MESSAGE: commits a .ferry.yml, prints the sha.
 pipeline() {

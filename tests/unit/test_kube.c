@@ -2161,6 +2161,8 @@ test_suite(void)
 	ADD("client_token_file_rotation", client_token_file_rotation);
 	ADD("client_threads", client_threads);
 	ADD("double_tls", double_tls);
+	/* The double makes its certificates first: seconds on a busy CI. */
+	tcase_set_timeout(tc, 60);
 #undef ADD
 	return s;
 }
