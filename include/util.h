@@ -55,6 +55,14 @@ void	 hex_encode(char *out, const void *in, size_t n);
 /* 0, or ERR_INVALID if s is not exactly 2n hex digits. */
 int	 hex_decode(void *out, size_t n, const char *s);
 
+/*
+ * A copy of s with every byte that does not start a valid UTF-8 sequence
+ * (overlong forms and surrogates included) replaced by U+FFFD, or NULL
+ * when s is valid already. Commit messages from git or webhooks need not
+ * be UTF-8, yet the JSON ferry sends must be. The caller frees.
+ */
+char	*utf8_fix(const char *s);
+
 /* Constant-time equality of two byte strings (length leaks, contents don't). */
 bool	 ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 bool	 ct_streq(const char *a, const char *b);

@@ -321,72 +321,14 @@ hook_json_get(const cJSON **out, const cJSON *obj, const char *path,
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1 to 4 bytes), else 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t		len, i;
-	unsigned int	cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-/*
- * s with each byte that does not start a valid UTF-8 sequence replaced
- * by U+FFFD: JSON bodies are not checked for UTF-8 by cJSON, and what
- * is stored must come back out of the API as valid JSON.
- */
-static char *
-utf8_sanitize(const char *s)
-{
-	size_t	n = strlen(s), i = 0, o = 0, k;
-	char	*out = xmalloc(3 * n + 1);
-
-	while (i < n) {
-		if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		} else {
-			memcpy(out + o, s + i, k);
-			o += k;
-			i += k;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 char *
 hook_strcap(const char *in, size_t max)
 {
 	char	*s, *r;
 	size_t	 n, cut;
 
-	s = utf8_sanitize(in);
+	if ((s = utf8_fix(in)) == NULL)
+		s = xstrdup(in);
 	n = strnlen(s, max + 1);
 	if (n <= max)
 		return s;

@@ -456,6 +456,72 @@ format_duration(char *out, size_t outsz, int64_t ms)
 		snprintf(out, outsz, "%" PRId64 "s", sec);
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4 bytes), else 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t		len, i;
+	unsigned int	cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * s with each invalid UTF-8 byte replaced by U+FFFD, or NULL if s is
+ * valid (the common case costs one scan and no allocation).
+ */
+char *
+utf8_fix(const char *s)
+{
+	size_t	n = strlen(s), i = 0, o = 0, k;
+	char	*out;
+
+	while (i < n && (k = utf8_seq((const unsigned char *)s + i,
+	    n - i)) != 0)
+		i += k;
+	if (i == n)
+		return NULL;
+	out = xmalloc(3 * n + 1);
+	memcpy(out, s, i);
+	o = i;
+	while (i < n) {
+		if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int
 file_read(char **out, size_t *len_out, const char *path, size_t max)
 {

@@ -208,6 +208,24 @@ START_TEST(files)
 }
 END_TEST
 
+START_TEST(utf8_repair)
+{
+	char	*s;
+
+	ck_assert_ptr_null(utf8_fix("plain ascii"));
+	ck_assert_ptr_null(utf8_fix("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\xa2"));
+	s = utf8_fix("a\xff" "b");
+	ck_assert_str_eq(s, "a\xef\xbf\xbd" "b");
+	free(s);
+	/* Overlong "/", a lone surrogate, a cut sequence at the end. */
+	s = utf8_fix("\xc0\xaf|\xed\xa0\x80|\xe2\x9c");
+	ck_assert_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd");
+	free(s);
+}
+END_TEST
+
 START_TEST(err_messages)
 {
 	ck_assert_int_eq(err_set(ERR_AUTH, "bad %s", "signature"), ERR_AUTH);
@@ -237,6 +255,7 @@ test_suite(void)
 		{ "duration_format", duration_format },
 		{ "files", files },
 		{ "err_messages", err_messages },
+		{ "utf8_repair", utf8_repair },
 	};
 	size_t	i;
 
