@@ -64,6 +64,19 @@
 
 #define SB_HOSTNAME	"ferry-step"
 
+
+/*
+ * prctl(2) as a raw system call: the child is a copy of a multi-threaded
+ * process, and a sanitizer's prctl interceptor takes locks (its thread
+ * registry, for PR_SET_NAME) that another thread may have held at clone
+ * time, which would hang the child forever.
+ */
+static long
+sb_prctl(int option, unsigned long arg)
+{
+	return syscall(SYS_prctl, option, arg, 0UL, 0UL, 0UL);
+}
+
 static const char *const sb_stage_names[] = {
 	[SANDBOX_OK] = "ok",
 	[SANDBOX_FDS] = "set up file descriptors",
@@ -437,7 +450,7 @@ sb_limits(const struct sandbox_spec *sp, int ctl)
 static void
 sb_drop(const struct sandbox_spec *sp, int ctl)
 {
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+	if (sb_prctl(PR_SET_NO_NEW_PRIVS, 1) != 0)
 		sb_fail(ctl, SANDBOX_NO_NEW_PRIVS);
 	if (syscall(SYS_setgroups, 0, NULL) != 0 ||
 	    syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) != 0 ||
@@ -450,10 +463,10 @@ sb_drop(const struct sandbox_spec *sp, int ctl)
 	 * step's processes (same uid) must not read it through ptrace or
 	 * /proc/1/mem. The uid change made it undumpable already; say so.
 	 */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+	if (sb_prctl(PR_SET_DUMPABLE, 0) != 0)
 		sb_fail(ctl, SANDBOX_SETUID);
 	/* Cleared by the uid change: set it now. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+	if (sb_prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		sb_fail(ctl, SANDBOX_PDEATHSIG);
 }
 
@@ -545,8 +558,10 @@ sandbox_init_main(void *arg)
 	char				 go;
 	int				 ctl, out, nul, sfd;
 
+	/* First of all: die with ferry, even in the middle of the setup. */
+	(void)sb_prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sb_signals_default();
-	prctl(PR_SET_NAME, "ferry-init", 0, 0, 0);
+	(void)sb_prctl(PR_SET_NAME, (unsigned long)"ferry-init");
 	if ((ctl = fcntl(sp->ctl_fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		_exit(127);
 	if ((out = fcntl(sp->out_fd, F_DUPFD_CLOEXEC, 3)) < 0)

@@ -47,6 +47,17 @@ open(const char *path, int flags, ...)
 	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
+/* Removes the secret file and its directory when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	char	path[256];
+
+	snprintf(path, sizeof(path), "%s/secret", cfgdir);
+	unlink(path);
+	rmdir(cfgdir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -65,6 +76,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fputs("file-secret\n", f);
 	fclose(f);
 	snprintf(cfgpath, sizeof(cfgpath), "%s/ferry.yml", dir);
+	atexit(cleanup);
 	setenv("SHOP_HOOK_SECRET", "hook-secret", 1);
 	setenv("GITHUB_TOKEN", "gh-token", 1);
 	setenv("FERRY_API_TOKEN", "api-token", 1);

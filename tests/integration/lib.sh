@@ -72,7 +72,7 @@ wait_until() {
 ferry_start() {
 	"$FERRY" serve --config "$T/ferry.yml" >>"$T/ferry.log" 2>&1 &
 	FERRY_PID=$!
-	if ! wait_until 10 curl -fsS "http://127.0.0.1:$PORT/healthz"; then
+	if ! wait_until 10 curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz"; then
 		echo "ferry did not start; log:"
 		cat "$T/ferry.log"
 		return 1

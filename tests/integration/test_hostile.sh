@@ -132,7 +132,9 @@ if [ -z "${NOFILE_LOW:-}" ]; then
 	# good share of them at once (ferry cuts a connection that sends
 	# nothing after request_timeout, and on a loaded CI machine the
 	# thread per connection takes time to start, so never all 1,000).
-	check "ferry holds hundreds of the idle connections at once" \
+	# Under valgrind ferry accepts some 40 a second: not checked there.
+	[ -n "${FERRY_UNDER_VALGRIND:-}" ] ||
+	    check "ferry holds hundreds of the idle connections at once" \
 	    wait_until 60 bash -c \
 	    "[ \$(ls /proc/$FERRY_PID/fd | wc -l) -ge $((base + 200)) ]"
 	alive "with 1,000 idle connections open"
