@@ -51,6 +51,25 @@ int	 hook_github_body(char **out, size_t *len_out,
 	    const char *content_type, const char *body, size_t len);
 
 /*
+ * A parsed event body, so that a webhook's body is parsed once: the
+ * repository name is known as soon as it is parsed (to find the secret),
+ * the push is built from the same tree after the signature check.
+ * hook_*_doc: ERR_INVALID with a message for malformed JSON or a missing
+ * repository name, as hook_*_repo. *out is the caller's (hook_doc_free).
+ */
+struct hook_doc;
+
+int		 hook_github_doc(struct hook_doc **out, const char *json,
+		    size_t len);
+int		 hook_gitlab_doc(struct hook_doc **out, const char *json,
+		    size_t len);
+/* The repository's name, capped; owned by d. */
+const char	*hook_doc_repo(const struct hook_doc *d);
+/* As hook_*_parse, on the parsed body. */
+int		 hook_doc_push(struct push **out, const struct hook_doc *d);
+void		 hook_doc_free(struct hook_doc *d);
+
+/*
  * Repository name of a GitHub (repository.full_name) or GitLab
  * (project.path_with_namespace) event JSON, so the right secret can be
  * found before verifying. *out is the caller's. ERR_INVALID with a

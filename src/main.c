@@ -401,6 +401,7 @@ out:
 		httpc_global_cleanup();
 	repo_cache_free(rc);
 	store_thread_close();
+	store_pool_drain();
 	store_close(st);
 	free(db);
 	config_free(cfg);

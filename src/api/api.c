@@ -45,6 +45,7 @@ api_new(struct api **out, const struct config *cfg, const char *db_path)
 	/* Ids grow across restarts: an old Last-Event-ID gets a reset. */
 	api->events = events_new(EVENTS_RING_DEFAULT, EVENTS_SUBS_DEFAULT,
 	    time_now_ms());
+	api->group = store_group_new(api_hooks_committed, api);
 	pthread_mutex_init(&api->publish_mtx, NULL);
 	*out = api;
 	return 0;
@@ -56,6 +57,7 @@ api_free(struct api *api)
 	if (api == NULL)
 		return;
 	events_free(api->events);
+	store_group_free(api->group);
 	pthread_mutex_destroy(&api->publish_mtx);
 	free(api->db_path);
 	free(api);

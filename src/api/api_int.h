@@ -25,6 +25,7 @@ struct api {
 	void			*notify_arg;
 	struct repo_cache	*rc;		/* source archives; borrowed */
 	struct events		*events;	/* live stream; owned */
+	struct store_group	*group;		/* webhook group commit */
 	/* Orders api_run_changed's read-then-publish (events.c). */
 	pthread_mutex_t		 publish_mtx;
 };
@@ -47,6 +48,13 @@ void	 api_metrics(struct http_req *req, void *arg);	/* metrics.c */
 void	 api_badge(struct http_req *req, void *arg);	/* badge.c */
 void	 api_openapi(struct http_req *req, void *arg);	/* openapi.c */
 void	 api_static(struct http_req *req, void *arg);	/* static.c */
+
+/*
+ * After a group commit of webhook runs (hooks.c): tells the sinks that
+ * each run changed, then wakes the workers once.
+ */
+void	 api_hooks_committed(void *arg, struct store *st, const int64_t *ids,
+	    size_t n);
 
 /* Replies with the JSON document, which it frees. */
 void	 api_reply_json(struct http_req *req, int status, cJSON *doc);

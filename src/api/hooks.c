@@ -86,7 +86,25 @@ supersede(struct store *st, const struct config_repo *repo,
 		metrics_inc(METRICS_RUNS, "cancelled", NULL);
 }
 
-/* Records the run and answers 202, or 200 for a known delivery. */
+void
+api_hooks_committed(void *arg, struct store *st, const int64_t *ids,
+    size_t n)
+{
+	struct api	*api = arg;
+	size_t		 i;
+
+	(void)st;
+	for (i = 0; i < n && api->notify != NULL; i++)
+		api->notify(api->notify_arg, ids[i]);
+	if (api->wake != NULL)
+		api->wake(api->wake_arg);
+}
+
+/*
+ * Records the run and answers 202, or 200 for a known delivery. The
+ * group commit's leader tells the sinks and the workers about the new
+ * run (api_hooks_committed).
+ */
 static void
 hook_enqueue(struct http_req *req, struct api *api,
     const struct config_repo *repo, const struct push *p,
@@ -113,7 +131,7 @@ hook_enqueue(struct http_req *req, struct api *api,
 	r.compare_url = p->compare_url;
 	r.delivery_id = (char *)delivery_id;
 	r.trigger = "push";
-	rc = store_run_enqueue(&id, st, &r);
+	rc = store_group_enqueue(&id, api->group, st, &r);
 	if (rc == ERR_EXISTS) {
 		log_info("provider=%s delivery=%s run=%" PRId64
 		    " duplicate delivery", provider, delivery_id, id);
@@ -137,10 +155,6 @@ hook_enqueue(struct http_req *req, struct api *api,
 	    repo->name, p->after);
 	if (repo->cancel_superseded)
 		supersede(st, repo, p->branch, id);
-	if (api->notify != NULL)
-		api->notify(api->notify_arg, id);
-	if (api->wake != NULL)
-		api->wake(api->wake_arg);
 	metrics_inc(METRICS_WEBHOOKS, provider, "accepted");
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "run_id", (double)id);
@@ -169,9 +183,10 @@ api_hook_github(struct http_req *req, void *arg)
 	struct api			*api = arg;
 	const struct config_repo	*repo;
 	struct push			*p = NULL;
+	struct hook_doc			*hd = NULL;
 	cJSON				*doc;
 	const char			*event, *id, *body;
-	char				*json = NULL, *name = NULL, why[128];
+	char				*json = NULL, why[128];
 	size_t				 len, jlen;
 	int				 rc;
 
@@ -191,12 +206,12 @@ api_hook_github(struct http_req *req, void *arg)
 	if ((rc = hook_github_body(&json, &jlen,
 	    http_req_header(req, "Content-Type"), body, len)) != 0)
 		goto reject;
-	if ((rc = hook_github_repo(&name, json, jlen)) != 0)
+	if ((rc = hook_github_doc(&hd, json, jlen)) != 0)
 		goto reject;
-	repo = config_repo_find(api->cfg, PROVIDER_GITHUB, name);
+	repo = config_repo_find(api->cfg, PROVIDER_GITHUB, hook_doc_repo(hd));
 	if (repo == NULL) {
 		rc = err_set(ERR_NOTFOUND, "repository %.200s is not "
-		    "configured", name);
+		    "configured", hook_doc_repo(hd));
 		goto reject;
 	}
 	if ((rc = hook_github_verify(repo->secret,
@@ -217,7 +232,7 @@ api_hook_github(struct http_req *req, void *arg)
 		reply_ignored(req, "github", id, why);
 		goto out;
 	}
-	if ((rc = hook_github_parse(&p, json, jlen)) != 0)
+	if ((rc = hook_doc_push(&p, hd)) != 0)
 		goto reject;
 	hook_push(req, api, repo, p, id);
 	goto out;
@@ -225,7 +240,7 @@ reject:
 	reply_reject(req, "github", id, rc);
 out:
 	push_free(p);
-	free(name);
+	hook_doc_free(hd);
 	free(json);
 }
 
@@ -235,8 +250,9 @@ api_hook_gitlab(struct http_req *req, void *arg)
 	struct api			*api = arg;
 	const struct config_repo	*repo;
 	struct push			*p = NULL;
+	struct hook_doc			*hd = NULL;
 	const char			*event, *id, *body;
-	char				*name = NULL, why[128];
+	char				 why[128];
 	size_t				 len;
 	int				 rc;
 
@@ -255,12 +271,12 @@ api_hook_gitlab(struct http_req *req, void *arg)
 		rc = err_set(ERR_AUTH, "missing token");
 		goto reject;
 	}
-	if ((rc = hook_gitlab_repo(&name, body, len)) != 0)
+	if ((rc = hook_gitlab_doc(&hd, body, len)) != 0)
 		goto reject;
-	repo = config_repo_find(api->cfg, PROVIDER_GITLAB, name);
+	repo = config_repo_find(api->cfg, PROVIDER_GITLAB, hook_doc_repo(hd));
 	if (repo == NULL) {
 		rc = err_set(ERR_NOTFOUND, "repository %.200s is not "
-		    "configured", name);
+		    "configured", hook_doc_repo(hd));
 		goto reject;
 	}
 	if ((rc = hook_gitlab_verify(repo->secret,
@@ -276,7 +292,7 @@ api_hook_gitlab(struct http_req *req, void *arg)
 		reply_ignored(req, "gitlab", id, why);
 		goto out;
 	}
-	if ((rc = hook_gitlab_parse(&p, body, len)) != 0)
+	if ((rc = hook_doc_push(&p, hd)) != 0)
 		goto reject;
 	hook_push(req, api, repo, p, id);
 	goto out;
@@ -284,5 +300,5 @@ reject:
 	reply_reject(req, "gitlab", id, rc);
 out:
 	push_free(p);
-	free(name);
+	hook_doc_free(hd);
 }

@@ -34,23 +34,6 @@ github_repo_name(const char **out, const cJSON *root)
 	return 0;
 }
 
-int
-hook_github_repo(char **out, const char *json, size_t len)
-{
-	cJSON		*root = NULL;
-	const char	*name;
-	int		 rc;
-
-	ASSERT(out != NULL);
-	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
-		return rc;
-	if ((rc = github_repo_name(&name, root)) == 0)
-		*out = hook_strcap(name, HOOK_FIELD_MAX);
-	cJSON_Delete(root);
-	return rc;
-}
-
 /* Field names for messages, by where the head commit came from. */
 static const char *const	head_paths[] = {
 	"head_commit.message", "head_commit.author", "head_commit.author.name"
@@ -131,19 +114,15 @@ github_pusher(struct push *p, const cJSON *root)
 	return 0;
 }
 
-int
-hook_github_parse(struct push **out, const char *json, size_t len)
+static int
+github_push(struct push **out, const cJSON *root)
 {
-	cJSON		*root = NULL;
 	const cJSON	*ref, *after, *before, *deleted, *compare;
 	const char	*repo;
 	struct push	*p = NULL;
 	int		 rc;
 
-	ASSERT(out != NULL);
 	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
-		return rc;
 	if ((rc = hook_json_get(&ref, root, "ref", HOOK_JSTRING, true)) != 0 ||
 	    (rc = hook_json_get(&after, root, "after", HOOK_JSTRING,
 	    true)) != 0 ||
@@ -154,7 +133,7 @@ hook_github_parse(struct push **out, const char *json, size_t len)
 	    false)) != 0 ||
 	    (rc = hook_json_get(&compare, root, "compare", HOOK_JSTRING,
 	    false)) != 0)
-		goto out;
+		return rc;
 
 	p = hook_push_new(repo, ref->valuestring, after->valuestring);
 	if (before != NULL)
@@ -165,12 +144,15 @@ hook_github_parse(struct push **out, const char *json, size_t len)
 		p->compare_url = hook_strcap(compare->valuestring,
 		    HOOK_FIELD_MAX);
 	if ((rc = github_head(p, root)) != 0 ||
-	    (rc = github_pusher(p, root)) != 0)
-		goto out;
+	    (rc = github_pusher(p, root)) != 0) {
+		push_free(p);
+		return rc;
+	}
 	*out = p;
-	p = NULL;
-out:
-	push_free(p);
-	cJSON_Delete(root);
-	return rc;
+	return 0;
 }
+
+const struct hook_provider	hook_github = {
+	.repo = github_repo_name,
+	.push = github_push,
+};

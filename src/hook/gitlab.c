@@ -37,23 +37,6 @@ gitlab_repo_name(const char **out, const cJSON *root)
 	return 0;
 }
 
-int
-hook_gitlab_repo(char **out, const char *json, size_t len)
-{
-	cJSON		*root = NULL;
-	const char	*name;
-	int		 rc;
-
-	ASSERT(out != NULL);
-	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
-		return rc;
-	if ((rc = gitlab_repo_name(&name, root)) == 0)
-		*out = hook_strcap(name, HOOK_FIELD_MAX);
-	cJSON_Delete(root);
-	return rc;
-}
-
 /* Message and author of the commit sha (else the last one) into p. */
 static int
 gitlab_head(struct push *p, const cJSON *root, const char *sha)
@@ -144,19 +127,15 @@ gitlab_compare(struct push *p, const cJSON *root)
 	return 0;
 }
 
-int
-hook_gitlab_parse(struct push **out, const char *json, size_t len)
+static int
+gitlab_push(struct push **out, const cJSON *root)
 {
-	cJSON		*root = NULL;
 	const cJSON	*kind, *ref, *after, *before, *checkout;
 	const char	*repo, *sha;
 	struct push	*p = NULL;
 	int		 rc;
 
-	ASSERT(out != NULL);
 	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
-		return rc;
 	if ((rc = hook_json_get(&kind, root, "object_kind", HOOK_JSTRING,
 	    true)) != 0)
 		goto out;
@@ -193,6 +172,10 @@ hook_gitlab_parse(struct push **out, const char *json, size_t len)
 	p = NULL;
 out:
 	push_free(p);
-	cJSON_Delete(root);
 	return rc;
 }
+
+const struct hook_provider	hook_gitlab = {
+	.repo = gitlab_repo_name,
+	.push = gitlab_push,
+};

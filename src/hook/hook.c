@@ -422,3 +422,128 @@ hook_push_ignored(char *why_out, size_t whysz, const struct push *p,
 		return false;
 	return true;
 }
+
+struct hook_doc {
+	const struct hook_provider	*prov;
+	cJSON				*root;
+	char				*repo;		/* capped copy */
+};
+
+int
+hook_doc_new(struct hook_doc **out, const struct hook_provider *prov,
+    const char *json, size_t len)
+{
+	struct hook_doc	*d;
+	cJSON		*root;
+	const char	*name;
+	int		 rc;
+
+	ASSERT(out != NULL);
+	*out = NULL;
+	if ((rc = hook_json_parse(&root, json, len)) != 0)
+		return rc;
+	if ((rc = prov->repo(&name, root)) != 0) {
+		cJSON_Delete(root);
+		return rc;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->prov = prov;
+	d->root = root;
+	d->repo = hook_strcap(name, HOOK_FIELD_MAX);
+	*out = d;
+	return 0;
+}
+
+int
+hook_github_doc(struct hook_doc **out, const char *json, size_t len)
+{
+	return hook_doc_new(out, &hook_github, json, len);
+}
+
+int
+hook_gitlab_doc(struct hook_doc **out, const char *json, size_t len)
+{
+	return hook_doc_new(out, &hook_gitlab, json, len);
+}
+
+const char *
+hook_doc_repo(const struct hook_doc *d)
+{
+	return d->repo;
+}
+
+int
+hook_doc_push(struct push **out, const struct hook_doc *d)
+{
+	ASSERT(out != NULL);
+	*out = NULL;
+	return d->prov->push(out, d->root);
+}
+
+void
+hook_doc_free(struct hook_doc *d)
+{
+	if (d == NULL)
+		return;
+	cJSON_Delete(d->root);
+	free(d->repo);
+	free(d);
+}
+
+/* The one-shot forms: parse, then take what is asked for. */
+static int
+doc_repo(char **out, const struct hook_provider *prov, const char *json,
+    size_t len)
+{
+	struct hook_doc	*d;
+	int		 rc;
+
+	ASSERT(out != NULL);
+	*out = NULL;
+	if ((rc = hook_doc_new(&d, prov, json, len)) != 0)
+		return rc;
+	*out = d->repo;
+	d->repo = NULL;
+	hook_doc_free(d);
+	return 0;
+}
+
+static int
+doc_push(struct push **out, const struct hook_provider *prov,
+    const char *json, size_t len)
+{
+	cJSON	*root;
+	int	 rc;
+
+	ASSERT(out != NULL);
+	*out = NULL;
+	if ((rc = hook_json_parse(&root, json, len)) != 0)
+		return rc;
+	rc = prov->push(out, root);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+hook_github_repo(char **out, const char *json, size_t len)
+{
+	return doc_repo(out, &hook_github, json, len);
+}
+
+int
+hook_gitlab_repo(char **out, const char *json, size_t len)
+{
+	return doc_repo(out, &hook_gitlab, json, len);
+}
+
+int
+hook_github_parse(struct push **out, const char *json, size_t len)
+{
+	return doc_push(out, &hook_github, json, len);
+}
+
+int
+hook_gitlab_parse(struct push **out, const char *json, size_t len)
+{
+	return doc_push(out, &hook_gitlab, json, len);
+}

@@ -42,6 +42,22 @@ int	 hook_json_get(const cJSON **out, const cJSON *obj, const char *path,
 	    enum hook_jtype want, bool required);
 
 /*
+ * The provider's parts of a struct hook_doc (hook.c): the repository
+ * name in a parsed body (borrowed from root), and the push built from it.
+ */
+struct hook_provider {
+	int	(*repo)(const char **out, const cJSON *root);
+	int	(*push)(struct push **out, const cJSON *root);
+};
+
+extern const struct hook_provider	hook_github;
+extern const struct hook_provider	hook_gitlab;
+
+/* Parses json and finds the repository name with prov. */
+int	 hook_doc_new(struct hook_doc **out, const struct hook_provider *prov,
+	    const char *json, size_t len);
+
+/*
  * A copy of s with invalid UTF-8 replaced by U+FFFD, cut to at most max
  * bytes at a character boundary.
  */

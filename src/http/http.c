@@ -343,7 +343,13 @@ http_notify_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	}
 	ASSERT(srv->active > 0);
 	srv->active--;
-	pthread_cond_broadcast(&srv->cv);
+	/*
+	 * Only http_server_stop waits for active to fall (the reaper
+	 * shares cv and must not wake on every request); it sets stopping
+	 * before it takes mtx to look at active, so none is missed.
+	 */
+	if (srv->active == 0 && atomic_load(&srv->stopping))
+		pthread_cond_broadcast(&srv->cv);
 	pthread_mutex_unlock(&srv->mtx);
 	req_free(req);
 }

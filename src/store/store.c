@@ -51,6 +51,7 @@ struct store_stmt {
 struct store {
 	sqlite3			*db;
 	pthread_t		 owner;
+	bool			 writing;	/* holds store_write_mtx */
 	char			*path;
 	struct store_stmt	 stmts[STORE_NSTMT];
 	size_t			 nstmts;
@@ -342,6 +343,26 @@ stmt_exec(struct store *st, sqlite3_stmt *s)
 	return 0;
 }
 
+/*
+ * The process's write transactions take turns on a mutex before BEGIN
+ * IMMEDIATE. SQLite's own wait for its write lock (busy_timeout) polls
+ * with sleeps of 1 to 100 ms; with dozens of HTTP threads and the
+ * workers writing at once those sleeps, not the work, set the latency.
+ * Waiting on a mutex, the next writer starts as soon as the last one
+ * ended. busy_timeout still covers other processes (ferry migrate, a
+ * sqlite3 shell).
+ */
+static pthread_mutex_t	store_write_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+write_release(struct store *st)
+{
+	if (!st->writing)
+		return;
+	st->writing = false;
+	pthread_mutex_unlock(&store_write_mtx);
+}
+
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 
 int
@@ -350,13 +371,19 @@ tx_begin(struct store *st)
 	sqlite3_stmt	*s;
 	int		 rc;
 
+	ASSERT(!st->writing);
 	if ((rc = stmt_get(&s, st, SQL_BEGIN)) != 0)
 		return rc;
-	return stmt_exec(st, s);
+	pthread_mutex_lock(&store_write_mtx);
+	st->writing = true;
+	if ((rc = stmt_exec(st, s)) != 0)
+		write_release(st);
+	return rc;
 }
 
 static const char SQL_COMMIT[] = "COMMIT";
 
+/* On failure the transaction stays open: the caller rolls back. */
 int
 tx_commit(struct store *st)
 {
@@ -365,7 +392,10 @@ tx_commit(struct store *st)
 
 	if ((rc = stmt_get(&s, st, SQL_COMMIT)) != 0)
 		return rc;
-	return stmt_exec(st, s);
+	if ((rc = stmt_exec(st, s)) != 0)
+		return rc;
+	write_release(st);
+	return 0;
 }
 
 static const char SQL_ROLLBACK[] = "ROLLBACK";
@@ -381,12 +411,13 @@ tx_rollback(struct store *st)
 	sqlite3_stmt	*s;
 	int		 rc;
 
-	if (sqlite3_get_autocommit(st->db))
-		return;
-	ASSERT(stmt_get(&s, st, SQL_ROLLBACK) == 0);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-		log_warnx("rollback: %s", sqlite3_errmsg(st->db));
-	stmt_done(s);
+	if (!sqlite3_get_autocommit(st->db)) {
+		ASSERT(stmt_get(&s, st, SQL_ROLLBACK) == 0);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			log_warnx("rollback: %s", sqlite3_errmsg(st->db));
+		stmt_done(s);
+	}
+	write_release(st);
 }
 
 /* The opening thread's pragmas; journal_mode last, as it reads back. */
@@ -477,16 +508,79 @@ store_close(struct store *st)
 }
 
 /*
- * One connection per thread under a key whose destructor closes it when
- * the thread exits (it runs in that thread, so the owner check holds).
+ * One connection per thread under a key. When the thread exits, its
+ * connection goes back to a small pool (or is closed when the pool is
+ * full) and the next thread that needs one takes it over: an HTTP
+ * server that runs a thread per client connection would otherwise open
+ * and close a database connection (and prepare its statements again)
+ * for every client. A connection is only ever used by one thread at a
+ * time (SQLITE_OPEN_NOMUTEX allows that), and the owner moves with it.
  */
+#define STORE_POOL_MAX	64
+
 static pthread_once_t	store_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t	store_key;
+static pthread_mutex_t	store_pool_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct store	*store_pool[STORE_POOL_MAX];
+static size_t		 store_npool;
+
+/* Gives st (idle, owned by this thread) to the pool, or closes it. */
+static void
+store_pool_put(struct store *st)
+{
+	STORE_OWNED(st);
+	if (sqlite3_get_autocommit(st->db)) {
+		pthread_mutex_lock(&store_pool_mtx);
+		if (store_npool < STORE_POOL_MAX) {
+			store_pool[store_npool++] = st;
+			st = NULL;
+		}
+		pthread_mutex_unlock(&store_pool_mtx);
+	}
+	store_close(st);
+}
+
+/* A pooled connection to path, now owned by this thread; or NULL. */
+static struct store *
+store_pool_take(const char *path)
+{
+	struct store	*st = NULL;
+	size_t		 i;
+
+	pthread_mutex_lock(&store_pool_mtx);
+	for (i = store_npool; i-- > 0;) {
+		if (strcmp(store_pool[i]->path, path) != 0)
+			continue;
+		st = store_pool[i];
+		store_pool[i] = store_pool[--store_npool];
+		break;
+	}
+	pthread_mutex_unlock(&store_pool_mtx);
+	if (st != NULL)
+		st->owner = pthread_self();
+	return st;
+}
+
+void
+store_pool_drain(void)
+{
+	struct store	*st;
+
+	for (;;) {
+		pthread_mutex_lock(&store_pool_mtx);
+		st = store_npool > 0 ? store_pool[--store_npool] : NULL;
+		pthread_mutex_unlock(&store_pool_mtx);
+		if (st == NULL)
+			return;
+		st->owner = pthread_self();
+		store_close(st);
+	}
+}
 
 static void
 store_key_destroy(void *p)
 {
-	store_close(p);
+	store_pool_put(p);
 }
 
 static void
@@ -510,7 +604,8 @@ store_thread_get(struct store **out, const char *path)
 		*out = st;
 		return 0;
 	}
-	if ((rc = store_open(&st, path)) != 0)
+	if ((st = store_pool_take(path)) == NULL &&
+	    (rc = store_open(&st, path)) != 0)
 		return rc;
 	ASSERT(pthread_setspecific(store_key, st) == 0);
 	*out = st;
@@ -1161,53 +1256,73 @@ delivery_insert(struct store *st, const char *provider,
 	return stmt_exec(st, s);
 }
 
+/*
+ * The reads and writes of an enqueue, inside the caller's write
+ * transaction. The errors it expects (ERR_NOTFOUND, ERR_INVALID,
+ * ERR_EXISTS with the earlier run in *id_out) come before anything is
+ * written; any other error leaves the transaction to be rolled back.
+ */
 int
-store_run_enqueue(int64_t *id_out, struct store *st, const struct run *r)
+store_enqueue_tx(int64_t *id_out, struct store *st, const struct run *r,
+    int64_t now)
 {
 	char		 provider[16];
-	int64_t		 repo_id, id, seen, now = time_now_ms();
+	int64_t		 repo_id, id, seen;
 	int		 rc;
 
-	STORE_OWNED(st);
 	ASSERT(r->repo != NULL && r->branch != NULL && r->commit != NULL);
 	ASSERT(r->trigger == NULL || strcmp(r->trigger, "push") == 0 ||
 	    strcmp(r->trigger, "manual") == 0 ||
 	    strcmp(r->trigger, "rerun") == 0);
 	*id_out = 0;
-	if ((rc = tx_begin(st)) != 0)
-		return rc;
 	rc = repo_find(&repo_id, provider, sizeof(provider), st, r->repo);
 	if (rc != 0)
-		goto fail;
+		return rc;
 	/* The dedupe key must be the repository's own provider. */
-	if (r->provider != NULL && strcmp(r->provider, provider) != 0) {
-		rc = err_set(ERR_INVALID, "repository %s is a %s repository, "
-		    "not %s", r->repo, provider, r->provider);
-		goto fail;
-	}
+	if (r->provider != NULL && strcmp(r->provider, provider) != 0)
+		return err_set(ERR_INVALID, "repository %s is a %s "
+		    "repository, not %s", r->repo, provider, r->provider);
 	if (r->delivery_id != NULL) {
 		if ((rc = delivery_find(&seen, st, provider,
 		    r->delivery_id)) != 0)
-			goto fail;
+			return rc;
 		if (seen != 0) {
-			tx_rollback(st);
 			*id_out = seen;
 			return err_set(ERR_EXISTS, "delivery %s was received "
 			    "before (run %" PRId64 ")", r->delivery_id, seen);
 		}
 	}
 	if ((rc = run_insert(&id, st, repo_id, r, now)) != 0)
-		goto fail;
+		return rc;
 	if (r->delivery_id != NULL &&
 	    (rc = delivery_insert(st, provider, r->delivery_id, id, now)) != 0)
-		goto fail;
-	if ((rc = tx_commit(st)) != 0)
-		goto fail;
+		return rc;
 	*id_out = id;
 	return 0;
-fail:
-	tx_rollback(st);
-	return rc;
+}
+
+int
+store_run_enqueue(int64_t *id_out, struct store *st, const struct run *r)
+{
+	int64_t	id;
+	int	rc;
+
+	STORE_OWNED(st);
+	*id_out = 0;
+	if ((rc = tx_begin(st)) != 0)
+		return rc;
+	if ((rc = store_enqueue_tx(&id, st, r, time_now_ms())) != 0) {
+		tx_rollback(st);
+		if (rc == ERR_EXISTS)
+			*id_out = id;
+		return rc;
+	}
+	if ((rc = tx_commit(st)) != 0) {
+		tx_rollback(st);
+		return rc;
+	}
+	*id_out = id;
+	return 0;
 }
 
 /* Steps. */

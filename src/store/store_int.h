@@ -23,6 +23,7 @@ extern const size_t			store_nmigrations;
  * see their definitions in store.c. The caller includes <sqlite3.h>.
  */
 struct store;
+struct run;
 struct sqlite3_stmt;
 
 void	 store_owned(struct store *st);	/* asserts the owner thread */
@@ -38,5 +39,7 @@ int64_t	 col_time(struct sqlite3_stmt *s, int i);
 int	 tx_begin(struct store *st);
 int	 tx_commit(struct store *st);
 void	 tx_rollback(struct store *st);
+int	 store_enqueue_tx(int64_t *id_out, struct store *st,
+	    const struct run *r, int64_t now);
 
 #endif

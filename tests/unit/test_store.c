@@ -1051,6 +1051,160 @@ START_TEST(concurrent_enqueue_threads)
 }
 END_TEST
 
+/* Group commit: threads enqueueing through one store_group at once. */
+#define GROUP_THREADS	8
+#define GROUP_RUNS	40
+
+struct group_seen {
+	pthread_mutex_t	 mtx;
+	int64_t		 ids[GROUP_THREADS * GROUP_RUNS];
+	size_t		 n;
+	size_t		 calls;
+	size_t		 largest;
+	int		 foreign;	/* called with another thread's store */
+};
+
+struct group_thread {
+	struct store_group	*g;
+	int			 tag;
+	int64_t			 ids[GROUP_RUNS];
+	int			 rcs[GROUP_RUNS];
+	char			 msgs[GROUP_RUNS][128];
+};
+
+static struct group_seen	group_seen = {
+	.mtx = PTHREAD_MUTEX_INITIALIZER
+};
+
+static void
+group_cb(void *arg, struct store *s, const int64_t *ids, size_t n)
+{
+	struct group_seen	*gs = arg;
+	struct store		*mine;
+	size_t			 i;
+
+	pthread_mutex_lock(&gs->mtx);
+	if (store_thread_get(&mine, dbpath) != 0 || mine != s)
+		gs->foreign++;
+	for (i = 0; i < n && gs->n < GROUP_THREADS * GROUP_RUNS; i++)
+		gs->ids[gs->n++] = ids[i];
+	gs->calls++;
+	if (n > gs->largest)
+		gs->largest = n;
+	pthread_mutex_unlock(&gs->mtx);
+}
+
+/*
+ * Run i of a thread: every 10th names an unknown repository, every
+ * 7th redelivers the thread's delivery i - 1 (which succeeded unless
+ * it was one of the unknown ones).
+ */
+static void *
+group_main(void *arg)
+{
+	struct group_thread	*t = arg;
+	struct store		*s;
+	struct run		 r;
+	char			 d[64];
+	int			 i;
+
+	if (store_thread_get(&s, dbpath) != 0)
+		return NULL;
+	for (i = 0; i < GROUP_RUNS; i++) {
+		if (i % 7 == 6)
+			snprintf(d, sizeof(d), "g%d-%d", t->tag, i - 1);
+		else
+			snprintf(d, sizeof(d), "g%d-%d", t->tag, i);
+		r = push(i % 10 == 9 ? "acme/none" : "acme/shop", "master", d);
+		t->rcs[i] = store_group_enqueue(&t->ids[i], t->g, s, &r);
+		snprintf(t->msgs[i], sizeof(t->msgs[i]), "%s", err_msg());
+	}
+	return NULL;
+}
+
+START_TEST(group_enqueue_threads)
+{
+	static struct group_thread	t[GROUP_THREADS];
+	struct store_group		*g;
+	pthread_t			 th[GROUP_THREADS];
+	int				 i, j, ok = 0, k;
+	size_t				 m;
+
+	memset(t, 0, sizeof(t));
+	g = store_group_new(group_cb, &group_seen);
+	for (i = 0; i < GROUP_THREADS; i++) {
+		t[i].g = g;
+		t[i].tag = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, group_main,
+		    &t[i]), 0);
+	}
+	for (i = 0; i < GROUP_THREADS; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	store_group_free(g);
+
+	for (i = 0; i < GROUP_THREADS; i++) {
+		for (j = 0; j < GROUP_RUNS; j++) {
+			if (j % 10 == 9) {
+				ck_assert_int_eq(t[i].rcs[j], ERR_NOTFOUND);
+				ck_assert_int_eq(t[i].ids[j], 0);
+				ck_assert_ptr_nonnull(strstr(t[i].msgs[j],
+				    "acme/none"));
+			} else if (j % 7 == 6 && (j - 1) % 10 != 9) {
+				/* The earlier delivery's run, not a new one. */
+				ck_assert_int_eq(t[i].rcs[j], ERR_EXISTS);
+				ck_assert_int_eq(t[i].ids[j], t[i].ids[j - 1]);
+			} else {
+				ck_assert_msg(t[i].rcs[j] == 0, "%d/%d: %s",
+				    i, j, t[i].msgs[j]);
+				ck_assert_int_gt(t[i].ids[j], 0);
+				ok++;
+				/* Reported to the callback exactly once. */
+				for (k = 0, m = 0; m < group_seen.n; m++)
+					if (group_seen.ids[m] == t[i].ids[j])
+						k++;
+				ck_assert_int_eq(k, 1);
+			}
+		}
+	}
+	ck_assert_int_eq((int)group_seen.n, ok);
+	ck_assert_int_eq(group_seen.foreign, 0);
+	ck_assert_int_le((int)group_seen.calls, ok);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM runs"), ok);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM deliveries"), ok);
+	fprintf(stderr, "# group commit: %d runs in %zu commits, largest "
+	    "%zu\n", ok, group_seen.calls, group_seen.largest);
+}
+END_TEST
+
+/*
+ * A connection of an exited thread is reused by the next thread, now
+ * owned by it (the owner check would abort otherwise).
+ */
+static void *
+pool_main(void *arg)
+{
+	struct store	**out = arg;
+
+	if (store_thread_get(out, dbpath) != 0 || store_ping(*out) != 0)
+		*out = NULL;
+	return NULL;
+}
+
+START_TEST(thread_connection_reused)
+{
+	struct store	*a = NULL, *b = NULL;
+	pthread_t	 th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, pool_main, &a), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(pthread_create(&th, NULL, pool_main, &b), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_ptr_eq(a, b);
+	store_pool_drain();
+}
+END_TEST
+
 START_TEST(thread_get_per_thread)
 {
 	struct store	*a, *b;
@@ -1199,6 +1353,8 @@ test_suite(void)
 	FIXTURE_TCASE(source_token);
 	FIXTURE_TCASE(concurrent_enqueue_threads);
 	FIXTURE_TCASE(thread_get_per_thread);
+	FIXTURE_TCASE(group_enqueue_threads);
+	FIXTURE_TCASE(thread_connection_reused);
 	FIXTURE_TCASE(enqueue_survives_exit);
 	FIXTURE_TCASE(enqueue_survives_kill);
 
