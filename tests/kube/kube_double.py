@@ -802,6 +802,39 @@ FAULTS = {"lock": threading.Lock(), "error_rate": 0.0, "codes": [429],
     "rules": []}
 REQLOG = []
 REQLOG_LOCK = threading.Lock()
+REQFILE = None		# --request-log: a file object, appended to
+REQFILE_LOCK = threading.Lock()
+MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def request_log(t_ms, method, path, body, code):
+	"""--request-log: one JSON line for a mutating API request, with
+	its arrival time (ms since the epoch, this host's clock), the
+	namespace and name it is about (the body's metadata for a create)
+	and, for a create, the labels of the object sent."""
+	segs = [urllib.parse.unquote(x) for x in path.split("/") if x]
+	rest = segs[2:] if segs[:1] == ["api"] else segs[3:]
+	ns = name = None
+	if rest[:1] == ["namespaces"] and len(rest) >= 3:
+		ns = rest[1]
+		name = rest[3] if len(rest) > 3 else None
+	elif len(rest) >= 2:
+		name = rest[1]
+	labels = None
+	if method == "POST" and name is None and body:
+		try:
+			md = json.loads(body).get("metadata") or {}
+			name = md.get("name") or md.get("generateName")
+			ns = ns or md.get("namespace")
+			labels = md.get("labels")
+		except (ValueError, AttributeError):
+			pass
+	line = json.dumps({"time_ms": round(t_ms, 3), "method": method,
+	    "path": path, "namespace": ns, "name": name, "labels": labels,
+	    "code": code}, separators=(",", ":")) + "\n"
+	with REQFILE_LOCK:
+		REQFILE.write(line)
+		REQFILE.flush()
 
 
 def with_kind(res, obj):
@@ -3320,6 +3353,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 		    url.query, keep_blank_values=True).items()}
 		t0 = time.time()
 		user = None
+		body = b""
 		try:
 			body = self.read_body()
 			if path.startswith("/_double/"):
@@ -3353,6 +3387,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 				    "query": url.query, "code": self.code,
 				    "user": user, "ms": int((time.time() - t0) * 1000)})
 				del REQLOG[:-5000]
+			if REQFILE is not None and method in MUTATING and \
+			    path.startswith(("/api/", "/apis/")):
+				request_log(t0 * 1000.0, method, path, body,
+				    self.code)
 
 	def authenticate(self):
 		try:
@@ -3896,6 +3934,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 	def finish_request(self, request, client_address):
 		# TLS handshake in the connection's own thread
+		if CFG.nodelay:
+			try:
+				request.setsockopt(socket.IPPROTO_TCP,
+				    socket.TCP_NODELAY, 1)
+			except OSError:
+				pass
 		request.settimeout(30)
 		try:
 			request = self.sslctx.wrap_socket(request, server_side=True)
@@ -4029,6 +4073,13 @@ def main():
 	ap.add_argument("--no-setuid", action="store_true",
 	    help="never switch to the pod's runAsUser")
 	ap.add_argument("--keep-pod-dirs", action="store_true")
+	ap.add_argument("--nodelay", action="store_true",
+	    help="TCP_NODELAY on accepted connections, as Go's net/http "
+	    "(kube-apiserver) sets by default")
+	ap.add_argument("--request-log", metavar="FILE",
+	    help="append one JSON line per mutating API request (POST, PUT, "
+	    "PATCH, DELETE) to FILE: its arrival time in ms since the epoch, "
+	    "method, path, namespace, name, labels, status code")
 	ap.add_argument("--verbose", action="store_true")
 	a = ap.parse_args()
 
@@ -4059,6 +4110,10 @@ def main():
 	CFG.keep_pod_dirs = a.keep_pod_dirs
 	CFG.verbose = a.verbose
 	CFG.tick = 0.05
+	CFG.nodelay = a.nodelay
+	if a.request_log:
+		global REQFILE
+		REQFILE = open(a.request_log, "a")
 
 	if a.cert:
 		cert, key = a.cert, a.key
