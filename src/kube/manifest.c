@@ -32,13 +32,26 @@
 
 #define QUANTITY_LEN	32
 
-/* Source fetch: curl if the image has it, else (busybox) wget. */
+/*
+ * Source fetch: curl if the image has it, else (busybox) wget. Both
+ * retry for about a minute, refused connections included: a pod that
+ * starts while ferry restarts (an upgrade, a crash) must wait for it,
+ * not fail its step (curl retries a refused connection only with
+ * --retry-connrefused; busybox wget never retries).
+ */
 static const char source_script[] =
     "set -e\n"
     "if command -v curl >/dev/null 2>&1; then\n"
-    "  curl -fsS --retry 3 -o /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"\n"
+    "  curl -fsS --connect-timeout 10 --retry 30 --retry-delay 2 \\\n"
+    "    --retry-max-time 120 --retry-connrefused \\\n"
+    "    -o /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"\n"
     "else\n"
-    "  wget -q -O /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"\n"
+    "  n=0\n"
+    "  until wget -q -T 10 -O /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"; do\n"
+    "    n=$((n + 1))\n"
+    "    [ \"$n\" -lt 30 ] || exit 1\n"
+    "    sleep 2\n"
+    "  done\n"
     "fi\n"
     "tar -xzf /tmp/source.tar.gz -C " KUBE_WORKSPACE "\n"
     "rm -f /tmp/source.tar.gz\n";

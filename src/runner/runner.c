@@ -980,8 +980,14 @@ run_drive(struct run_exec *re)
 	if (re->cancelled)
 		steps_cancel_pending(re);
 	s = run_outcome(&reason, re);
-	sandbox_end(re);
+	/*
+	 * The result first, then the sandbox: killed in between, the run
+	 * has ended and the executor's start-up sweep removes what is
+	 * left; the other way round, a restart would resume a finished run
+	 * into a namespace being deleted.
+	 */
 	run_end(re, s, reason);
+	sandbox_end(re);
 	free(reason);
 	return false;
 }

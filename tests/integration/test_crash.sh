@@ -43,55 +43,15 @@ start() {
 
 start || { not_ok "ferry starts"; finish; }
 
-# The sender: signed pushes, one at a time, for as long as $T/go exists.
-# Every seventh request redelivers an earlier accepted delivery. Writes
-# "send|redeliver ID STATUS RUN_ID DUPLICATE" per request, "-" for no
-# answer (ferry was down or died mid-request).
-cat >"$T/sender.py" <<'PYEOF'
-import hashlib, hmac, http.client, json, os, random, sys, time
-port, secret, sha, go, out = sys.argv[1:6]
-random.seed(7)
-log = open(out, "w", buffering=1)
-accepted = {}
-n = 0
-while os.path.exists(go):
-    redeliver = n % 7 == 6 and accepted
-    if redeliver:
-        did = random.choice(sorted(accepted))
-    else:
-        did = "crash-%05d" % n
-    body = json.dumps({
-        "ref": "refs/heads/master", "before": "a" * 40, "after": sha,
-        "repository": {"full_name": "acme/shop"},
-        "pusher": {"name": "jane"},
-        "head_commit": {"id": sha, "message": "push " + did,
-                        "author": {"name": "Jane Doe"}}}).encode()
-    sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    status, run, dup = "-", "-", "-"
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
-        c.request("POST", "/hooks/github", body, {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push", "X-GitHub-Delivery": did,
-            "X-Hub-Signature-256": "sha256=" + sig})
-        r = c.getresponse()
-        status = str(r.status)
-        d = json.loads(r.read() or b"{}")
-        run = str(d.get("run_id", "-"))
-        dup = "true" if d.get("duplicate") else "false"
-        c.close()
-    except (OSError, http.client.HTTPException, ValueError):
-        pass
-    if not redeliver and status.startswith("2"):
-        accepted[did] = run
-    log.write("%s %s %s %s %s\n" % ("redeliver" if redeliver else "send",
-                                    did, status, run, dup))
-    n += 1
-    time.sleep(0.02)
-PYEOF
+# The sender (tests/tools/crash_lib.py send): signed pushes, one at a
+# time, for as long as $T/go exists; every seventh request redelivers an
+# earlier accepted delivery. Writes "send|redeliver ID STATUS RUN_ID
+# DUPLICATE" per request, "-" for no answer (ferry was down or died
+# mid-request).
+CRASH_LIB="$SRCDIR/tests/tools/crash_lib.py"
 
 touch "$T/go"
-$PY "$T/sender.py" "$PORT" "$SHOP_SECRET" "$SHA" "$T/go" "$T/sent" &
+$PY "$CRASH_LIB" send "$PORT" "$SHOP_SECRET" "$SHA" "$T/go" "$T/sent" &
 SENDER=$!
 restarts=0
 for i in $(seq 1 "$KILLS"); do
@@ -154,61 +114,7 @@ for p in $left; do
 done
 
 # The checks, on the database itself.
-$PY - "$T/var/ferry.db" "$T/sent" >"$T/verdict" <<'PYEOF'
-import sqlite3, sys
-db, sent = sys.argv[1:3]
-c = sqlite3.connect(db)
-runs = {}
-for rid, did, status in c.execute(
-        "select id, delivery_id, status from runs"):
-    runs.setdefault(did, []).append((rid, status))
-accepted, redeliveries, problems = {}, [], []
-for line in open(sent):
-    kind, did, status, run, dup = line.split()
-    if kind == "send" and status.startswith("2"):
-        accepted[did] = run
-    elif kind == "redeliver":
-        redeliveries.append((did, status, run, dup))
-for did, run in accepted.items():
-    got = runs.get(did, [])
-    if len(got) != 1:
-        problems.append("delivery %s (run %s) has %d runs" % (did, run, len(got)))
-    elif str(got[0][0]) != run:
-        problems.append("delivery %s: answered run %s, stored run %d"
-                        % (did, run, got[0][0]))
-for did, status, run, dup in redeliveries:
-    if status == "202":
-        problems.append("redelivery of %s made a new run %s" % (did, run))
-    elif status == "200" and (dup != "true" or run != accepted.get(did)):
-        problems.append("redelivery of %s: run %s dup %s, want run %s"
-                        % (did, run, dup, accepted.get(did)))
-for did, got in runs.items():
-    if len(got) > 1:
-        problems.append("delivery %s has %d runs" % (did, len(got)))
-sent_ids = set(l.split()[1] for l in open(sent))
-for did in runs:
-    if did not in sent_ids:
-        problems.append("run for a delivery never sent: %s" % did)
-final = ("succeeded", "failed", "cancelled", "error")
-nonfinal = [rid for v in runs.values() for rid, st in v if st not in final]
-if nonfinal:
-    problems.append("runs not in a terminal state: %s" % nonfinal[:10])
-d = c.execute("select count(*) from deliveries d left join runs r on "
-              "r.id = d.run_id where r.id is null").fetchone()[0]
-if d:
-    problems.append("%d deliveries point to no run" % d)
-bad_steps = c.execute("select count(*) from steps s join runs r on "
-                      "r.id = s.run_id where r.status = 'succeeded' and "
-                      "s.status != 'succeeded'").fetchone()[0]
-if bad_steps:
-    problems.append("%d steps of succeeded runs did not succeed" % bad_steps)
-counts = dict(c.execute("select status, count(*) from runs group by status"))
-print("runs by status:", counts)
-print("accepted deliveries:", len(accepted), "redeliveries:", len(redeliveries))
-for p in problems[:20]:
-    print("problem:", p)
-print("PROBLEMS", len(problems))
-PYEOF
+$PY "$CRASH_LIB" verdict "$T/var/ferry.db" "$T/sent" >"$T/verdict"
 cat "$T/verdict" | sed 's/^/# /'
 expect "every accepted delivery has exactly one run, nothing extra" \
     "$(sed -n 's/^PROBLEMS //p' "$T/verdict")" 0
