@@ -4073,9 +4073,12 @@ def main():
 	ap.add_argument("--no-setuid", action="store_true",
 	    help="never switch to the pod's runAsUser")
 	ap.add_argument("--keep-pod-dirs", action="store_true")
-	ap.add_argument("--nodelay", action="store_true",
-	    help="TCP_NODELAY on accepted connections, as Go's net/http "
-	    "(kube-apiserver) sets by default")
+	ap.add_argument("--nodelay", dest="nodelay", action="store_true",
+	    default=True, help="TCP_NODELAY on accepted connections, as "
+	    "Go's net/http (kube-apiserver) sets by default (the default)")
+	ap.add_argument("--no-nodelay", dest="nodelay", action="store_false",
+	    help="leave Nagle's algorithm on (each response waits ~40 ms "
+	    "for the client's delayed ACK)")
 	ap.add_argument("--request-log", metavar="FILE",
 	    help="append one JSON line per mutating API request (POST, PUT, "
 	    "PATCH, DELETE) to FILE: its arrival time in ms since the epoch, "
