@@ -20,6 +20,7 @@
 #ifndef FERRY_EVENTS_H
 #define FERRY_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,10 +49,23 @@ void		 events_free(struct events *ev);
  */
 int64_t		 events_publish(struct events *ev, const char *type,
 		    const char *data);
+/*
+ * Counts an event that is not kept: for a publisher that found no
+ * subscriber, so that building the event's data is saved. The id is
+ * used up, and a reader whose cursor is before it (one that comes back
+ * with an older Last-Event-ID, or subscribed meanwhile) gets
+ * EVENTS_RESET instead of a history with a hole in it. Returns the id.
+ */
+int64_t		 events_skip(struct events *ev);
 /* The id of the newest event, first_id - 1 if none yet. */
 int64_t		 events_last_id(struct events *ev);
 /* How many subscribers there are now. */
 size_t		 events_subscribers(struct events *ev);
+/*
+ * Whether events may be read: a subscriber is there now, or one left
+ * less than within_ms ago (it may come back with its Last-Event-ID).
+ */
+bool		 events_watched(struct events *ev, int64_t within_ms);
 
 /*
  * Subscribes. after is the id of the last event the reader has seen

@@ -37,6 +37,8 @@
 
 #define SSE_WAIT_MS		1000	/* longest block in the callback */
 #define SSE_PING_MS		10000	/* silence before a heartbeat */
+#define SSE_REPLAY_MS		(5 * 60 * 1000)	/* events kept after the
+						   last client left */
 
 static const char SSE_HELLO[] = "retry: 2000\n\n";
 static const char SSE_RESET[] = "event: reset\ndata: {}\n\n";
@@ -52,6 +54,18 @@ api_run_changed(struct api *api, int64_t run_id)
 
 	if (api == NULL || api->events == NULL)
 		return;
+	/*
+	 * Nobody listens, nor left in the last SSE_REPLAY_MS: the id is
+	 * used up instead, and a client that comes back later with an
+	 * older Last-Event-ID is told to refetch (a reset). A client that
+	 * lost its connection for a moment still gets the events it
+	 * missed. Saves the read and the JSON of every webhook's run on a
+	 * server nobody watches.
+	 */
+	if (!events_watched(api->events, SSE_REPLAY_MS)) {
+		(void)events_skip(api->events);
+		return;
+	}
 	pthread_mutex_lock(&api->publish_mtx);
 	if (store_thread_get(&st, api->db_path) != 0 ||
 	    store_run_get(&run, st, run_id) != 0) {

@@ -14,7 +14,9 @@
  *
  * Event id i lives in slot (i - first_id) % cap while it is among the
  * last cap ids; next_id is the id the next publish gets. A reader's
- * cursor is the id it saw last.
+ * cursor is the id it saw last. events_skip() uses up an id without a
+ * slot: the ring then starts after it (oldest_id), as if every event up
+ * to it had been pushed out.
  */
 #include "events.h"
 
@@ -46,6 +48,8 @@ struct events {
 	size_t			  nsubs;
 	int64_t			  first_id;
 	int64_t			  next_id;
+	int64_t			  skipped;	/* newest skipped id, or 0 */
+	int64_t			  left_ms;	/* monotonic: last unsubscribe */
 	bool			  closed;
 };
 
@@ -154,6 +158,18 @@ events_publish(struct events *ev, const char *type, const char *data)
 }
 
 int64_t
+events_skip(struct events *ev)
+{
+	int64_t	id;
+
+	pthread_mutex_lock(&ev->mtx);
+	id = ev->next_id++;
+	ev->skipped = id;
+	pthread_mutex_unlock(&ev->mtx);
+	return id;
+}
+
+int64_t
 events_last_id(struct events *ev)
 {
 	int64_t	id;
@@ -173,6 +189,18 @@ events_subscribers(struct events *ev)
 	n = ev->nsubs;
 	pthread_mutex_unlock(&ev->mtx);
 	return n;
+}
+
+bool
+events_watched(struct events *ev, int64_t within_ms)
+{
+	bool	watched;
+
+	pthread_mutex_lock(&ev->mtx);
+	watched = ev->nsubs > 0 || (ev->left_ms != 0 &&
+	    time_mono_ms() - ev->left_ms < within_ms);
+	pthread_mutex_unlock(&ev->mtx);
+	return watched;
 }
 
 int
@@ -209,6 +237,7 @@ events_unsubscribe(struct events_sub *sub)
 	pthread_mutex_lock(&ev->mtx);
 	ASSERT(ev->nsubs > 0);
 	ev->nsubs--;
+	ev->left_ms = time_mono_ms();
 	pthread_mutex_unlock(&ev->mtx);
 	free(sub);
 }
@@ -228,7 +257,9 @@ oldest_id(const struct events *ev)
 {
 	int64_t	o = ev->next_id - (int64_t)ev->cap;
 
-	return o > ev->first_id ? o : ev->first_id;
+	if (o < ev->first_id)
+		o = ev->first_id;
+	return o > ev->skipped ? o : ev->skipped + 1;
 }
 
 static void

@@ -180,6 +180,57 @@ START_TEST(reset_when_cursor_left_the_ring)
 }
 END_TEST
 
+/*
+ * A skipped event (nobody was subscribed) uses up its id; a cursor
+ * before it resets, one at or after it reads on without a hole.
+ */
+START_TEST(reset_after_skipped_event)
+{
+	struct events		*ev = events_new(16, 4, 1);
+	struct events_sub	*sub;
+
+	events_publish(ev, "run", "e1");
+	events_publish(ev, "run", "e2");
+	ck_assert_int_eq(events_skip(ev), 3);
+	ck_assert_int_eq(events_last_id(ev), 3);
+	events_publish(ev, "run", "e4");
+	/* Last-Event-ID 1 or 2: event 3 is missing, so a reset. */
+	ck_assert_int_eq(events_subscribe(&sub, ev, 1), 0);
+	expect_status(sub, EVENTS_RESET);
+	expect_status(sub, EVENTS_TIMEOUT);
+	events_unsubscribe(sub);
+	ck_assert_int_eq(events_subscribe(&sub, ev, 2), 0);
+	expect_status(sub, EVENTS_RESET);
+	events_unsubscribe(sub);
+	/* At 3: nothing lost, 4 follows. */
+	ck_assert_int_eq(events_subscribe(&sub, ev, 3), 0);
+	expect_next(sub, 4, "e4");
+	/* A subscriber's cursor before a skip resets too. */
+	ck_assert_int_eq(events_skip(ev), 5);
+	expect_status(sub, EVENTS_RESET);
+	events_publish(ev, "run", "e6");
+	expect_next(sub, 6, "e6");
+	events_unsubscribe(sub);
+	events_free(ev);
+}
+END_TEST
+
+START_TEST(watched_while_subscribed_and_after)
+{
+	struct events		*ev = events_new(4, 4, 1);
+	struct events_sub	*sub;
+
+	ck_assert(!events_watched(ev, 60000));
+	ck_assert_int_eq(events_subscribe(&sub, ev, -1), 0);
+	ck_assert(events_watched(ev, 0));
+	events_unsubscribe(sub);
+	/* Gone: still watched for a while, then not. */
+	ck_assert(events_watched(ev, 60000));
+	ck_assert(!events_watched(ev, 0));
+	events_free(ev);
+}
+END_TEST
+
 START_TEST(reset_for_id_of_another_process)
 {
 	struct events		*ev = events_new(8, 4, 1000);
@@ -443,9 +494,11 @@ test_suite(void)
 	tc = tcase_create("reset");
 	tcase_add_test(tc, reset_when_cursor_left_the_ring);
 	tcase_add_test(tc, reset_for_id_of_another_process);
+	tcase_add_test(tc, reset_after_skipped_event);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("subscribers");
 	tcase_add_test(tc, max_subscribers);
+	tcase_add_test(tc, watched_while_subscribed_and_after);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("wait");
 	tcase_add_test(tc, wait_timeout_and_wakeup);
