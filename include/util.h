@@ -43,6 +43,11 @@ void	 buf_dispose(struct buf *b);
 /* Wipes the contents, then disposes (for secrets). */
 void	 buf_dispose_wipe(struct buf *b);
 void	 buf_reset(struct buf *b);
+/*
+ * Room for n more bytes (and the NUL) without another allocation: 0, or
+ * ERR_TOOBIG when len + n would exceed max.
+ */
+int	 buf_reserve(struct buf *b, size_t n);
 /* 0, or ERR_TOOBIG (nothing appended) when len would exceed max. */
 int	 buf_append(struct buf *b, const void *p, size_t n);
 int	 buf_puts(struct buf *b, const char *s);

@@ -865,11 +865,15 @@ http_access(void *cls, struct MHD_Connection *mc, const char *url,
 		req->method = xstrdup(method);
 		cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && parse_int64(&len, cl, 0, INT64_MAX) == 0 &&
-		    (uint64_t)len > srv->max_body) {
+		if (cl == NULL || parse_int64(&len, cl, 0, INT64_MAX) != 0)
+			len = -1;
+		if (len >= 0 && (uint64_t)len > srv->max_body) {
 			reply_too_large(req);
 			return req->queue_failed ? MHD_NO : MHD_YES;
 		}
+		/* One allocation for the announced body, not a doubling. */
+		if (len > 0)
+			(void)buf_reserve(&req->body, (size_t)len);
 		return MHD_YES;
 	}
 	if (req->replied)	/* early 413: nothing more to do */

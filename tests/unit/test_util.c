@@ -27,6 +27,29 @@ START_TEST(buf_ceiling)
 }
 END_TEST
 
+/* A reserved buffer takes the appends in place; the ceiling holds. */
+START_TEST(buf_reserve_in_place)
+{
+	struct buf	 b;
+	char		*at;
+
+	buf_init(&b, 100);
+	ck_assert_int_eq(buf_reserve(&b, 101), ERR_TOOBIG);
+	ck_assert_ptr_null(b.data);
+	ck_assert_int_eq(buf_reserve(&b, 100), 0);
+	ck_assert_uint_ge(b.cap, 101);
+	at = b.data;
+	ck_assert_int_eq(buf_append(&b, "0123456789", 10), 0);
+	ck_assert_int_eq(buf_puts(&b, "abcdefghij"), 0);
+	ck_assert_ptr_eq(b.data, at);
+	ck_assert_str_eq(b.data, "0123456789abcdefghij");
+	ck_assert_int_eq(buf_reserve(&b, 81), ERR_TOOBIG);
+	ck_assert_int_eq(buf_reserve(&b, 80), 0);
+	ck_assert_ptr_eq(b.data, at);
+	buf_dispose(&b);
+}
+END_TEST
+
 START_TEST(buf_binary_and_steal)
 {
 	struct buf	 b;
@@ -246,6 +269,7 @@ test_suite(void)
 	} cases[] = {
 		{ "buf_ceiling", buf_ceiling },
 		{ "buf_binary_and_steal", buf_binary_and_steal },
+		{ "buf_reserve_in_place", buf_reserve_in_place },
 		{ "hex_round_trip", hex_round_trip },
 		{ "ct_compare", ct_compare },
 		{ "int64_parse", int64_parse },
