@@ -126,29 +126,28 @@ int	 store_run_enqueue(int64_t *id_out, struct store *st,
  * store_group_enqueue() at about the same time share one transaction:
  * the first caller that finds no commit in progress becomes the leader
  * and commits every enqueue waiting (its own among them, at most 256)
- * on its own connection st, then wakes the others; alone, a caller
- * commits its own at once. The results are store_run_enqueue()'s, and
- * 0 is returned only once the run is committed. An error other than
- * the expected ones (ERR_NOTFOUND, ERR_INVALID, ERR_EXISTS) fails every
- * enqueue of that transaction with the same error: none is written.
- * Any thread, any number at once.
+ * on the group's own connection to path, then wakes the others; alone,
+ * a caller commits its own at once. The results are
+ * store_run_enqueue()'s, and 0 is returned only once the run is
+ * committed. An error other than the expected ones (ERR_NOTFOUND,
+ * ERR_INVALID, ERR_EXISTS) fails every enqueue of that transaction with
+ * the same error: none is written. Any thread, any number at once.
  */
 struct store_group;
 
 /*
  * Called by the leader after each commit with the ids of the runs it
- * committed (in arrival order), on the leader's thread and connection,
- * after the waiting callers were woken: one call per transaction for
- * what follows a new run (events, reports, waking the workers).
+ * committed (in arrival order), on the leader's thread, after the
+ * waiting callers were woken: one call per transaction for what follows
+ * a new run (events, reports, waking the workers).
  */
-typedef void store_group_fn(void *arg, struct store *st, const int64_t *ids,
-    size_t n);
+typedef void store_group_fn(void *arg, const int64_t *ids, size_t n);
 
-struct store_group	*store_group_new(store_group_fn *fn, void *arg);
+struct store_group	*store_group_new(const char *path, store_group_fn *fn,
+			    void *arg);
 void			 store_group_free(struct store_group *g);
 int			 store_group_enqueue(int64_t *id_out,
-			    struct store_group *g, struct store *st,
-			    const struct run *r);
+			    struct store_group *g, const struct run *r);
 
 /* One run with its steps. ERR_NOTFOUND if there is none. */
 int	 store_run_get(struct run **out, struct store *st, int64_t id);

@@ -45,7 +45,7 @@ api_new(struct api **out, const struct config *cfg, const char *db_path)
 	/* Ids grow across restarts: an old Last-Event-ID gets a reset. */
 	api->events = events_new(EVENTS_RING_DEFAULT, EVENTS_SUBS_DEFAULT,
 	    time_now_ms());
-	api->group = store_group_new(api_hooks_committed, api);
+	api->group = store_group_new(db_path, api_hooks_committed, api);
 	pthread_mutex_init(&api->publish_mtx, NULL);
 	*out = api;
 	return 0;

@@ -53,8 +53,7 @@ void	 api_static(struct http_req *req, void *arg);	/* static.c */
  * After a group commit of webhook runs (hooks.c): tells the sinks that
  * each run changed, then wakes the workers once.
  */
-void	 api_hooks_committed(void *arg, struct store *st, const int64_t *ids,
-	    size_t n);
+void	 api_hooks_committed(void *arg, const int64_t *ids, size_t n);
 
 /* Replies with the JSON document, which it frees. */
 void	 api_reply_json(struct http_req *req, int status, cJSON *doc);

@@ -71,12 +71,14 @@ reply_reject(struct http_req *req, const char *provider, const char *id,
 
 /* cancel_superseded: the new run replaces the branch's queued ones. */
 static void
-supersede(struct store *st, const struct config_repo *repo,
+supersede(struct api *api, const struct config_repo *repo,
     const char *branch, int64_t id)
 {
-	int	n = 0;
+	struct store	*st;
+	int		 n = 0;
 
-	if (store_runs_supersede(&n, st, repo->name, branch, id) != 0)
+	if (store_thread_get(&st, api->db_path) != 0 ||
+	    store_runs_supersede(&n, st, repo->name, branch, id) != 0)
 		log_warnx("repo=%s cannot cancel superseded runs: %s",
 		    repo->name, err_msg());
 	else if (n > 0)
@@ -87,13 +89,11 @@ supersede(struct store *st, const struct config_repo *repo,
 }
 
 void
-api_hooks_committed(void *arg, struct store *st, const int64_t *ids,
-    size_t n)
+api_hooks_committed(void *arg, const int64_t *ids, size_t n)
 {
 	struct api	*api = arg;
 	size_t		 i;
 
-	(void)st;
 	for (i = 0; i < n && api->notify != NULL; i++)
 		api->notify(api->notify_arg, ids[i]);
 	if (api->wake != NULL)
@@ -110,17 +110,12 @@ hook_enqueue(struct http_req *req, struct api *api,
     const struct config_repo *repo, const struct push *p,
     const char *delivery_id)
 {
-	struct store	*st;
 	struct run	 r = { 0 };
 	cJSON		*doc;
 	int64_t		 id = 0;
 	int		 rc;
 	const char	*provider = config_provider_name(repo->provider);
 
-	if (api_store(&st, api, req) != 0) {
-		metrics_inc(METRICS_WEBHOOKS, provider, "error");
-		return;
-	}
 	r.repo = repo->name;
 	r.provider = (char *)provider;
 	r.branch = p->branch;
@@ -131,7 +126,7 @@ hook_enqueue(struct http_req *req, struct api *api,
 	r.compare_url = p->compare_url;
 	r.delivery_id = (char *)delivery_id;
 	r.trigger = "push";
-	rc = store_group_enqueue(&id, api->group, st, &r);
+	rc = store_group_enqueue(&id, api->group, &r);
 	if (rc == ERR_EXISTS) {
 		log_info("provider=%s delivery=%s run=%" PRId64
 		    " duplicate delivery", provider, delivery_id, id);
@@ -154,7 +149,7 @@ hook_enqueue(struct http_req *req, struct api *api,
 	    " queued", provider, delivery_id ? delivery_id : "-", id,
 	    repo->name, p->after);
 	if (repo->cancel_superseded)
-		supersede(st, repo, p->branch, id);
+		supersede(api, repo, p->branch, id);
 	metrics_inc(METRICS_WEBHOOKS, provider, "accepted");
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "run_id", (double)id);

@@ -7,7 +7,7 @@
  * their time in its busy handler's sleeps. Here a caller appends its
  * enqueue to a list and waits; whoever finds no leader becomes it,
  * takes up to GROUP_MAX waiting enqueues, runs them in one BEGIN
- * IMMEDIATE ... COMMIT on its own connection, marks each done with its
+ * IMMEDIATE ... COMMIT on the group's connection, marks each done with its
  * result and wakes its caller (each waits on its own condition, so a
  * commit wakes only the callers it served), then wakes the oldest
  * caller still waiting, who leads the next commit. There is no extra thread and no added
@@ -50,13 +50,17 @@ struct store_group {
 	bool			 leading;	/* a commit is in progress */
 	store_group_fn		*fn;
 	void			*arg;
+	char			*path;
+	struct store		*st;		/* the leader's, opened once */
 };
 
 struct store_group *
-store_group_new(store_group_fn *fn, void *arg)
+store_group_new(const char *path, store_group_fn *fn, void *arg)
 {
 	struct store_group	*g = xcalloc(1, sizeof(*g));
 
+	ASSERT(path != NULL);
+	g->path = xstrdup(path);
 	g->fn = fn;
 	g->arg = arg;
 	ASSERT(pthread_mutex_init(&g->mtx, NULL) == 0);
@@ -70,7 +74,12 @@ store_group_free(struct store_group *g)
 	if (g == NULL)
 		return;
 	ASSERT(g->head == NULL && !g->leading);
+	if (g->st != NULL) {
+		store_adopt(g->st);
+		store_close(g->st);
+	}
 	pthread_mutex_destroy(&g->mtx);
+	free(g->path);
 	free(g);
 }
 
@@ -83,15 +92,29 @@ item_fail(struct group_item *it, int rc)
 }
 
 /*
- * Runs the batch's enqueues in one transaction on st. Each item gets
- * its result; an unexpected error gives every item that error.
+ * Runs the batch's enqueues in one transaction on the group's
+ * connection, which the leader adopts (opening it the first time): one
+ * connection for every commit keeps its page cache warm, where each
+ * HTTP thread's own would find its cache outdated by the others'
+ * writes. Each item gets its result; an unexpected error gives every
+ * item that error.
  */
 static void
-group_commit(struct store *st, struct group_item *batch)
+group_commit(struct store_group *g, struct group_item *batch)
 {
 	struct group_item	*it;
+	struct store		*st;
 	int			 rc;
 
+	if (g->st == NULL) {
+		if ((rc = store_open(&g->st, g->path)) != 0) {
+			for (it = batch; it != NULL; it = it->next)
+				item_fail(it, rc);
+			return;
+		}
+	} else
+		store_adopt(g->st);
+	st = g->st;
 	if ((rc = tx_begin(st)) != 0)
 		goto fail;
 	for (it = batch; it != NULL; it = it->next) {
@@ -157,13 +180,12 @@ group_done(int64_t *ids, struct group_item *batch)
 
 int
 store_group_enqueue(int64_t *id_out, struct store_group *g,
-    struct store *st, const struct run *r)
+    const struct run *r)
 {
 	struct group_item	 self = { 0 }, *batch;
 	int64_t			 ids[GROUP_MAX];
 	size_t			 n;
 
-	store_owned(st);
 	self.run = r;
 	self.now = time_now_ms();
 	ASSERT(pthread_cond_init(&self.cond, NULL) == 0);
@@ -179,7 +201,7 @@ store_group_enqueue(int64_t *id_out, struct store_group *g,
 		g->leading = true;
 		batch = group_take(g);
 		pthread_mutex_unlock(&g->mtx);
-		group_commit(st, batch);
+		group_commit(g, batch);
 		pthread_mutex_lock(&g->mtx);
 		n = group_done(ids, batch);
 		g->leading = false;
@@ -188,7 +210,7 @@ store_group_enqueue(int64_t *id_out, struct store_group *g,
 			pthread_cond_signal(&g->head->cond);
 		if (n > 0 && g->fn != NULL) {
 			pthread_mutex_unlock(&g->mtx);
-			g->fn(g->arg, st, ids, n);
+			g->fn(g->arg, ids, n);
 			pthread_mutex_lock(&g->mtx);
 		}
 	}

@@ -69,6 +69,13 @@ store_owned(struct store *st)
 	STORE_OWNED(st);
 }
 
+void
+store_adopt(struct store *st)
+{
+	ASSERT(st != NULL && sqlite3_get_autocommit(st->db));
+	st->owner = pthread_self();
+}
+
 /*
  * Status names, as stored in the status columns (whose CHECKs list the
  * same words) and shown by the API.

@@ -27,6 +27,8 @@ struct run;
 struct sqlite3_stmt;
 
 void	 store_owned(struct store *st);	/* asserts the owner thread */
+/* Makes this thread st's owner: st is idle and handed over (group.c). */
+void	 store_adopt(struct store *st);
 int	 store_err(struct store *st, int rc);
 int	 stmt_get(struct sqlite3_stmt **out, struct store *st,
 	    const char *sql);
