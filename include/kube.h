@@ -247,8 +247,9 @@ int	 kube_delete(struct kube *k, enum kube_kind kind, const char *ns,
 typedef int kube_cancel_fn(void *arg);
 /*
  * One watch event: type "ADDED", "MODIFIED", "DELETED" (BOOKMARK events
- * are consumed by kube_watch and only move resource_version). The object
- * is borrowed for the call. Nonzero stops the watch.
+ * are consumed by kube_watch and only move resource_version; events of
+ * any other type are passed over). The object is borrowed for the call.
+ * Nonzero stops the watch.
  */
 typedef int kube_event_fn(void *arg, const char *type,
 	    const struct cJSON *object);
@@ -279,6 +280,14 @@ struct kube_watch {
  */
 int	 kube_watch(struct kube *k, struct kube_watch *w, kube_event_fn *fn,
 	    void *arg);
+/*
+ * kube_watch's reading of the stream without the transfer, for tests
+ * and fuzzing: the n pieces are a 2xx watch answer's bytes as they
+ * arrive (split anywhere), then the stream ends. fn, w and the result
+ * are as kube_watch's would be for that answer.
+ */
+int	 kube_watch_parse(struct kube_watch *w, kube_event_fn *fn, void *arg,
+	    const char *const *pieces, const size_t *lens, size_t n);
 
 /* Bytes of a log as they arrive; nonzero stops the stream. */
 typedef int kube_data_fn(void *arg, const char *data, size_t len);

@@ -90,6 +90,11 @@ on_event(struct watch_ctx *c, const char *text, size_t len)
 		ret = 1;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
 		set_version(c->w, obj);
+	} else if (strcmp(type, "ADDED") != 0 &&
+	    strcmp(type, "MODIFIED") != 0 && strcmp(type, "DELETED") != 0) {
+		/* Not one of the API's event types: passed over. */
+		log_debug("watch %s: an event of unknown type %.32s ignored",
+		    kube_kind_plural(c->w->kind), type);
 	} else {
 		set_version(c->w, obj);
 		if (c->fn(c->arg, type, obj) != 0) {
@@ -129,6 +134,55 @@ watch_sink(void *arg, const char *data, size_t len)
 	return 0;
 }
 
+static void
+watch_ctx_init(struct watch_ctx *c, struct kube_watch *w, kube_event_fn *fn,
+    void *arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->w = w;
+	c->fn = fn;
+	c->arg = arg;
+	buf_init(&c->line, EVENT_MAX);
+}
+
+/*
+ * The end of a stream that the server ended or the sink stopped
+ * (stopped): the error an event carried, or the last event if it came
+ * without its newline. 0 or the ERR_*.
+ */
+static int
+watch_end(struct watch_ctx *c, const char *what, bool stopped)
+{
+	if (c->rc == 0 && !c->stop && !stopped && c->line.len > 0)
+		(void)on_event(c, c->line.data, c->line.len);
+	if (c->rc == 0)
+		return 0;
+	if (c->st.code != 0)
+		return kube_fail_status(&c->st, what);
+	return c->rc;
+}
+
+int
+kube_watch_parse(struct kube_watch *w, kube_event_fn *fn, void *arg,
+    const char *const *pieces, const size_t *lens, size_t n)
+{
+	struct watch_ctx	 c;
+	char			*what;
+	size_t			 i;
+	bool			 stopped = false;
+	int			 rc;
+
+	w->gone = false;
+	watch_ctx_init(&c, w, fn, arg);
+	what = xasprintf("watch %s", kube_kind_plural(w->kind));
+	for (i = 0; i < n && !stopped; i++)
+		stopped = watch_sink(&c, pieces[i], lens[i]) != 0;
+	rc = watch_end(&c, what, stopped);
+	buf_dispose(&c.line);
+	free(what);
+	return rc;
+}
+
 int
 kube_watch(struct kube *k, struct kube_watch *w, kube_event_fn *fn,
     void *arg)
@@ -141,11 +195,7 @@ kube_watch(struct kube *k, struct kube_watch *w, kube_event_fn *fn,
 
 	w->gone = false;
 	timeout_s = w->timeout_s > 0 ? w->timeout_s : WATCH_TIMEOUT_S;
-	memset(&c, 0, sizeof(c));
-	c.w = w;
-	c.fn = fn;
-	c.arg = arg;
-	buf_init(&c.line, EVENT_MAX);
+	watch_ctx_init(&c, w, fn, arg);
 	path = kube_path(w->kind, w->ns, NULL);
 	what = xasprintf("watch %s%s%s", kube_kind_plural(w->kind),
 	    w->ns != NULL ? " in " : "", w->ns != NULL ? w->ns : "");
@@ -174,18 +224,8 @@ kube_watch(struct kube *k, struct kube_watch *w, kube_event_fn *fn,
 		if (x.streamed && !w->gone)
 			rc = err_set(ERR_UPSTREAM, "%s: the stream broke: %s",
 			    what, kube_status_last()->message);
-	} else if (c.rc != 0) {
-		if (c.st.code != 0)
-			rc = kube_fail_status(&c.st, what);
-		else
-			rc = c.rc;
-	} else if (!c.stop && !x.stopped && c.line.len > 0) {
-		/* A last event without its newline. */
-		(void)on_event(&c, c.line.data, c.line.len);
-		if (c.rc != 0)
-			rc = c.st.code != 0 ? kube_fail_status(&c.st, what) :
-			    c.rc;
-	}
+	} else
+		rc = watch_end(&c, what, x.stopped);
 	kube_xfer_dispose(&x);
 	buf_dispose(&c.line);
 	buf_dispose(&q);

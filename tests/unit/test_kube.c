@@ -1135,6 +1135,118 @@ START_TEST(status_parse)
 }
 END_TEST
 
+/* What a watch stream's events did, for watch_parse. */
+struct seen_events {
+	char	types[8][16];
+	char	names[8][32];
+	int	n;
+	int	stop_at;	/* return nonzero at this event (1-based) */
+};
+
+static int
+seen_event(void *arg, const char *type, const cJSON *obj)
+{
+	struct seen_events	*s = arg;
+	const char		*name;
+
+	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+	if (s->n < 8) {
+		snprintf(s->types[s->n], sizeof(s->types[0]), "%s", type);
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s",
+		    name != NULL ? name : "-");
+	}
+	s->n++;
+	return s->n == s->stop_at;
+}
+
+/* The stream cut into pieces of size step (the last may be shorter). */
+static int
+watch_parse_steps(struct kube_watch *w, struct seen_events *s,
+    const char *text, size_t step)
+{
+	const char	*pieces[1024];
+	size_t		 lens[1024], n = 0, off, len = strlen(text);
+
+	ck_assert_uint_le(len, 1024);
+	for (off = 0; off < len; off += step, n++) {
+		pieces[n] = text + off;
+		lens[n] = len - off < step ? len - off : step;
+	}
+	return kube_watch_parse(w, seen_event, s, pieces, lens, n);
+}
+
+START_TEST(watch_parse)
+{
+	static const char stream[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":"
+	    "{\"name\":\"a\",\"resourceVersion\":\"11\"}}}\n"
+	    "\r\n"
+	    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\","
+	    "\"metadata\":{\"resourceVersion\":\"15\"}}}\n"
+	    "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Pod\","
+	    "\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"17\"}}}";
+	static const char gone[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"resourceVersion\":\"3\"}}}\n"
+	    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+	    "\"status\":\"Failure\",\"message\":\"too old resource version"
+	    "\",\"reason\":\"Expired\",\"code\":410}}\n"
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}}}\n";
+	struct kube_watch	w;
+	struct seen_events	s;
+	size_t			step;
+
+	/* However the bytes arrive: two events, the bookmark only moves
+	   the version, the last event needs no newline. */
+	for (step = 1; step <= sizeof(stream); step += 7) {
+		memset(&w, 0, sizeof(w));
+		memset(&s, 0, sizeof(s));
+		w.kind = KUBE_POD;
+		ck_assert_int_eq(watch_parse_steps(&w, &s, stream, step), 0);
+		ck_assert_int_eq(s.n, 2);
+		ck_assert_str_eq(s.types[0], "ADDED");
+		ck_assert_str_eq(s.names[0], "a");
+		ck_assert_str_eq(s.types[1], "MODIFIED");
+		ck_assert_str_eq(s.names[1], "b");
+		ck_assert_str_eq(w.resource_version, "17");
+		ck_assert(!w.gone);
+	}
+	/* The callback stops it: nothing after, the version of the last. */
+	memset(&w, 0, sizeof(w));
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 1;
+	ck_assert_int_eq(watch_parse_steps(&w, &s, stream, 5), 0);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(w.resource_version, "11");
+	/* 410 in the stream: gone, version emptied, nothing after it. */
+	memset(&w, 0, sizeof(w));
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(watch_parse_steps(&w, &s, gone, 3), ERR_UPSTREAM);
+	ck_assert(w.gone);
+	ck_assert_str_eq(w.resource_version, "");
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_int_eq(kube_status_last()->code, 410);
+	/* Not JSON, or no type: the watch ends with an error. */
+	memset(&w, 0, sizeof(w));
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(watch_parse_steps(&w, &s, "<html>\n", 64),
+	    ERR_UPSTREAM);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "not JSON"));
+	ck_assert_int_eq(watch_parse_steps(&w, &s,
+	    "{\"object\":{}}\n", 64), ERR_UPSTREAM);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "no type"));
+	ck_assert_int_eq(s.n, 0);
+	/* A type the API does not send is passed over. */
+	ck_assert_int_eq(watch_parse_steps(&w, &s,
+	    "{\"type\":\"\",\"object\":{}}\n{\"type\":\"SYNC\",\"object\":"
+	    "{}}\n{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":"
+	    "\"c\"}}}\n", 64), 0);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(s.types[0], "DELETED");
+}
+END_TEST
+
 START_TEST(paths)
 {
 	char	*p;
@@ -2149,6 +2261,7 @@ test_suite(void)
 	ADD("manifests_whole_run", manifests_whole_run);
 	ADD("yaml_format", yaml_format);
 	ADD("status_parse", status_parse);
+	ADD("watch_parse", watch_parse);
 	ADD("paths", paths);
 	ADD("retry_policy", retry_policy);
 	ADD("client_create_and_adopt", client_create_and_adopt);
