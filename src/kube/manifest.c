@@ -33,26 +33,32 @@
 #define QUANTITY_LEN	32
 
 /*
- * Source fetch: curl if the image has it, else (busybox) wget. Both
- * retry for about a minute, refused connections included: a pod that
- * starts while ferry restarts (an upgrade, a crash) must wait for it,
- * not fail its step (curl retries a refused connection only with
- * --retry-connrefused; busybox wget never retries).
+ * Source fetch: curl if the image has it, else (busybox) wget, tried
+ * every 2 s for about a minute whatever the failure: a pod that starts
+ * while ferry restarts (an upgrade, a crash) finds the connection
+ * refused or cut in the middle of the archive, and must wait for ferry,
+ * not fail its step. curl's own --retry leaves both of those alone
+ * unless given options an older curl in the image may not know. An
+ * HTTP error answer (curl's 22: the token was refused, the run ended)
+ * is final. The last attempt's exit status is the container's.
  */
 static const char source_script[] =
     "set -e\n"
-    "if command -v curl >/dev/null 2>&1; then\n"
-    "  curl -fsS --connect-timeout 10 --retry 30 --retry-delay 2 \\\n"
-    "    --retry-max-time 120 --retry-connrefused \\\n"
-    "    -o /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"\n"
-    "else\n"
-    "  n=0\n"
-    "  until wget -q -T 10 -O /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"; do\n"
-    "    n=$((n + 1))\n"
-    "    [ \"$n\" -lt 30 ] || exit 1\n"
-    "    sleep 2\n"
-    "  done\n"
-    "fi\n"
+    "fetch() {\n"
+    "  if command -v curl >/dev/null 2>&1; then\n"
+    "    curl -fsS --connect-timeout 10 -o /tmp/source.tar.gz \\\n"
+    "      \"$FERRY_SOURCE_URL\"\n"
+    "  else\n"
+    "    wget -q -T 10 -O /tmp/source.tar.gz \"$FERRY_SOURCE_URL\"\n"
+    "  fi\n"
+    "}\n"
+    "n=0\n"
+    "until fetch; do\n"
+    "  rc=$?\n"
+    "  n=$((n + 1))\n"
+    "  [ \"$n\" -lt 30 ] && [ \"$rc\" -ne 22 ] || exit \"$rc\"\n"
+    "  sleep 2\n"
+    "done\n"
     "tar -xzf /tmp/source.tar.gz -C " KUBE_WORKSPACE "\n"
     "rm -f /tmp/source.tar.gz\n";
 
