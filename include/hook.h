@@ -53,9 +53,10 @@ int	 hook_github_body(char **out, size_t *len_out,
 /*
  * A parsed event body, so that a webhook's body is parsed once: the
  * repository name is known as soon as it is parsed (to find the secret),
- * the push is built from the same tree after the signature check.
- * hook_*_doc: ERR_INVALID with a message for malformed JSON or a missing
- * repository name, as hook_*_repo. *out is the caller's (hook_doc_free).
+ * the push is built from the same scan after the signature check. The
+ * doc keeps its own copy of json. hook_*_doc: ERR_INVALID with a message
+ * for malformed JSON or a missing repository name, as hook_*_repo. *out
+ * is the caller's (hook_doc_free).
  */
 struct hook_doc;
 
@@ -80,7 +81,9 @@ int	 hook_gitlab_repo(char **out, const char *json, size_t len);
 
 /*
  * Parse push event JSON. ERR_INVALID with a message naming the missing
- * or mistyped field. *out is the caller's (push_free).
+ * or mistyped field, or "malformed JSON", "NUL character in a JSON
+ * string", "payload is not a JSON object". The JSON must be strict RFC
+ * 8259 (src/hook/json.c). *out is the caller's (push_free).
  */
 int	 hook_github_parse(struct push **out, const char *json, size_t len);
 int	 hook_gitlab_parse(struct push **out, const char *json, size_t len);

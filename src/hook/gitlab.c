@@ -18,106 +18,107 @@
 #include "util.h"
 
 static int
-gitlab_repo_name(const char **out, const cJSON *root)
+gitlab_repo_name(const struct hook_jtok **out, const struct hook_json *j)
 {
-	const cJSON	*proj, *name;
-	int		 rc;
+	const struct hook_jtok	*proj;
+	int			 rc;
 
 	*out = NULL;
-	if ((rc = hook_json_get(&proj, root, "project", HOOK_JOBJECT,
-	    false)) != 0)
+	if ((rc = hook_json_get(&proj, j, hook_json_root(j), "project",
+	    HOOK_JOBJECT, false)) != 0)
 		return rc;
 	if (proj == NULL)
 		return err_set(ERR_INVALID,
 		    "missing field project.path_with_namespace");
-	if ((rc = hook_json_get(&name, proj, "project.path_with_namespace",
-	    HOOK_JSTRING, true)) != 0)
-		return rc;
-	*out = name->valuestring;
-	return 0;
+	return hook_json_get(out, j, proj, "project.path_with_namespace",
+	    HOOK_JSTRING, true);
 }
 
 /* Message and author of the commit sha (else the last one) into p. */
 static int
-gitlab_head(struct push *p, const cJSON *root, const char *sha)
+gitlab_head(struct push *p, const struct hook_json *j, const char *sha)
 {
-	const cJSON	*commits, *c, *head = NULL, *id, *msg, *author, *name;
-	int		 rc;
+	const struct hook_jtok	*commits, *c, *head = NULL, *id, *msg;
+	const struct hook_jtok	*author, *name;
+	int			 rc;
 
-	if ((rc = hook_json_get(&commits, root, "commits", HOOK_JARRAY,
-	    false)) != 0)
+	if ((rc = hook_json_get(&commits, j, hook_json_root(j), "commits",
+	    HOOK_JARRAY, false)) != 0)
 		return rc;
 	if (commits == NULL)
 		return 0;
-	cJSON_ArrayForEach(c, commits) {
-		if (!cJSON_IsObject(c))
+	for (c = NULL; (c = hook_json_elem(j, commits, c)) != NULL;) {
+		if (c->type != HOOK_JOBJECT)
 			return err_set(ERR_INVALID,
 			    "field commits[] must be an object");
-		if ((rc = hook_json_get(&id, c, "commits[].id", HOOK_JSTRING,
-		    false)) != 0)
+		if ((rc = hook_json_get(&id, j, c, "commits[].id",
+		    HOOK_JSTRING, false)) != 0)
 			return rc;
 		head = c;
-		if (id != NULL && strcmp(id->valuestring, sha) == 0)
+		if (id != NULL && hook_json_streq(j, id, sha))
 			break;
 	}
 	if (head == NULL)
 		return 0;
-	if ((rc = hook_json_get(&msg, head, "commits[].message",
+	if ((rc = hook_json_get(&msg, j, head, "commits[].message",
 	    HOOK_JSTRING, false)) != 0 ||
-	    (rc = hook_json_get(&author, head, "commits[].author",
+	    (rc = hook_json_get(&author, j, head, "commits[].author",
 	    HOOK_JOBJECT, false)) != 0)
 		return rc;
 	if (msg != NULL)
-		hook_push_set(&p->message, msg->valuestring, HOOK_MESSAGE_MAX);
+		hook_push_set(&p->message,
+		    hook_json_str(j, msg, HOOK_MESSAGE_MAX));
 	if (author == NULL)
 		return 0;
-	if ((rc = hook_json_get(&name, author, "commits[].author.name",
+	if ((rc = hook_json_get(&name, j, author, "commits[].author.name",
 	    HOOK_JSTRING, false)) != 0)
 		return rc;
 	if (name != NULL)
-		hook_push_set(&p->author, name->valuestring, HOOK_FIELD_MAX);
+		hook_push_set(&p->author,
+		    hook_json_str(j, name, HOOK_FIELD_MAX));
 	return 0;
 }
 
 static int
-gitlab_pusher(struct push *p, const cJSON *root)
+gitlab_pusher(struct push *p, const struct hook_json *j)
 {
-	const cJSON	*name;
-	int		 rc;
+	const struct hook_jtok	*root = hook_json_root(j), *name;
+	int			 rc;
 
-	if ((rc = hook_json_get(&name, root, "user_username", HOOK_JSTRING,
-	    false)) != 0)
+	if ((rc = hook_json_get(&name, j, root, "user_username",
+	    HOOK_JSTRING, false)) != 0)
 		return rc;
-	if (name == NULL || name->valuestring[0] == '\0') {
-		if ((rc = hook_json_get(&name, root, "user_name",
+	if (name == NULL || hook_json_empty(name)) {
+		if ((rc = hook_json_get(&name, j, root, "user_name",
 		    HOOK_JSTRING, false)) != 0)
 			return rc;
 	}
 	if (name != NULL)
-		hook_push_set(&p->pusher, name->valuestring, HOOK_FIELD_MAX);
+		hook_push_set(&p->pusher,
+		    hook_json_str(j, name, HOOK_FIELD_MAX));
 	return 0;
 }
 
 /* project.web_url/-/compare/before...after, when all are known. */
 static int
-gitlab_compare(struct push *p, const cJSON *root)
+gitlab_compare(struct push *p, const struct hook_json *j)
 {
-	const cJSON	*proj, *url;
-	char		*base;
-	size_t		 n;
-	int		 rc;
+	const struct hook_jtok	*proj, *url;
+	char			*base;
+	size_t			 n;
+	int			 rc;
 
 	if (p->before[0] == '\0' || hook_sha_zero(p->before) ||
 	    p->after[0] == '\0' || p->deleted)
 		return 0;
-	if ((rc = hook_json_get(&proj, root, "project", HOOK_JOBJECT,
-	    true)) != 0 ||
-	    (rc = hook_json_get(&url, proj, "project.web_url", HOOK_JSTRING,
-	    false)) != 0)
+	if ((rc = hook_json_get(&proj, j, hook_json_root(j), "project",
+	    HOOK_JOBJECT, true)) != 0 ||
+	    (rc = hook_json_get(&url, j, proj, "project.web_url",
+	    HOOK_JSTRING, false)) != 0)
 		return rc;
-	if (url == NULL || url->valuestring[0] == '\0')
+	if (url == NULL || hook_json_empty(url))
 		return 0;
-	base = hook_strcap(url->valuestring, HOOK_FIELD_MAX);
+	base = hook_json_str(j, url, HOOK_FIELD_MAX);
 	n = strlen(base);
 	if (base[n - 1] == '/')
 		base[n - 1] = '\0';
@@ -128,45 +129,50 @@ gitlab_compare(struct push *p, const cJSON *root)
 }
 
 static int
-gitlab_push(struct push **out, const cJSON *root)
+gitlab_push(struct push **out, const struct hook_json *j)
 {
-	const cJSON	*kind, *ref, *after, *before, *checkout;
-	const char	*repo, *sha;
-	struct push	*p = NULL;
-	int		 rc;
+	const struct hook_jtok	*root = hook_json_root(j);
+	const struct hook_jtok	*kind, *ref, *after, *repo, *before, *checkout;
+	const struct hook_jtok	*sha;
+	struct push		*p = NULL;
+	int			 rc;
 
 	*out = NULL;
-	if ((rc = hook_json_get(&kind, root, "object_kind", HOOK_JSTRING,
+	if ((rc = hook_json_get(&kind, j, root, "object_kind", HOOK_JSTRING,
 	    true)) != 0)
 		goto out;
-	if (strcmp(kind->valuestring, "push") != 0 &&
-	    strcmp(kind->valuestring, "tag_push") != 0) {
+	if (!hook_json_streq(j, kind, "push") &&
+	    !hook_json_streq(j, kind, "tag_push")) {
 		rc = err_set(ERR_INVALID,
 		    "object_kind is not push or tag_push");
 		goto out;
 	}
-	if ((rc = hook_json_get(&ref, root, "ref", HOOK_JSTRING, true)) != 0 ||
-	    (rc = hook_json_get(&after, root, "after", HOOK_JSTRING,
+	if ((rc = hook_json_get(&ref, j, root, "ref", HOOK_JSTRING,
 	    true)) != 0 ||
-	    (rc = gitlab_repo_name(&repo, root)) != 0 ||
-	    (rc = hook_json_get(&before, root, "before", HOOK_JSTRING,
+	    (rc = hook_json_get(&after, j, root, "after", HOOK_JSTRING,
+	    true)) != 0 ||
+	    (rc = gitlab_repo_name(&repo, j)) != 0 ||
+	    (rc = hook_json_get(&before, j, root, "before", HOOK_JSTRING,
 	    false)) != 0 ||
-	    (rc = hook_json_get(&checkout, root, "checkout_sha",
+	    (rc = hook_json_get(&checkout, j, root, "checkout_sha",
 	    HOOK_JSTRING, false)) != 0)
 		goto out;
 
-	sha = after->valuestring;
-	if (checkout != NULL && checkout->valuestring[0] != '\0')
-		sha = checkout->valuestring;
-	p = hook_push_new(repo, ref->valuestring, sha);
-	p->deleted = hook_sha_zero(after->valuestring);
-	if (strcmp(kind->valuestring, "tag_push") == 0)
+	sha = after;
+	if (checkout != NULL && !hook_json_empty(checkout))
+		sha = checkout;
+	p = hook_push_new(hook_json_str(j, repo, HOOK_FIELD_MAX),
+	    hook_json_str(j, ref, HOOK_FIELD_MAX),
+	    hook_json_str(j, sha, HOOK_FIELD_MAX));
+	p->deleted = hook_json_zero(j, after);
+	if (hook_json_streq(j, kind, "tag_push"))
 		p->tag = true;
 	if (before != NULL)
-		hook_push_set(&p->before, before->valuestring, HOOK_FIELD_MAX);
-	if ((rc = gitlab_head(p, root, p->after)) != 0 ||
-	    (rc = gitlab_pusher(p, root)) != 0 ||
-	    (rc = gitlab_compare(p, root)) != 0)
+		hook_push_set(&p->before,
+		    hook_json_str(j, before, HOOK_FIELD_MAX));
+	if ((rc = gitlab_head(p, j, p->after)) != 0 ||
+	    (rc = gitlab_pusher(p, j)) != 0 ||
+	    (rc = gitlab_compare(p, j)) != 0)
 		goto out;
 	*out = p;
 	p = NULL;

@@ -1,22 +1,20 @@
 /*
  * hook.c - what GitHub and GitLab have in common: signature and token
- * checks, the form-encoded GitHub body, strict JSON parsing with field
- * lookups that name what is wrong, and the ignore rules of a push.
+ * checks, the form-encoded GitHub body, the parsed body (struct
+ * hook_doc) and the ignore rules of a push.
  *
  * DESIGN
  * Everything here runs on an HTTP thread for every delivery, before the
  * sender is known to be genuine, so nothing trusts the body: the
  * signature header is parsed strictly, the HMAC is compared in constant
- * time, JSON must be exactly one object with nothing after it (cJSON
- * alone would accept trailing bytes), and stored strings are capped.
- * cJSON keeps strings NUL-terminated, so a \u0000 escape would silently
- * cut "refs/heads/master\u0000x" into "refs/heads/master"; such bodies
- * are rejected before parsing (Git itself refuses NUL in commit
- * messages and idents, so no genuine push carries one).
+ * time, JSON is scanned strictly (json.c) and stored strings are capped
+ * and repaired to UTF-8. A body is scanned once: struct hook_doc keeps
+ * its own copy of the text with the token array, so the repository name
+ * is read before the signature check and the push after it, from the
+ * same scan.
  */
 #include "hook.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,107 +226,16 @@ hook_github_body(char **out, size_t *len_out, const char *content_type,
 	return err_set(ERR_INVALID, "form body has no payload field");
 }
 
-/*
- * Whether the JSON text has a \u0000 escape. Backslashes only occur
- * inside strings, so skipping each escape pair is enough to tell "\\u0000"
- * (a backslash, then text) from a real NUL escape.
- */
-static bool
-has_nul_escape(const char *s, size_t len)
-{
-	const char	*p = s, *end = s + len;
-
-	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-		if (end - p >= 6 && p[1] == 'u' &&
-		    memcmp(p + 2, "0000", 4) == 0)
-			return true;
-		p += 2;
-		if (p >= end)
-			break;
-	}
-	return false;
-}
-
-int
-hook_json_parse(cJSON **out, const char *json, size_t len)
-{
-	cJSON		*root;
-	const char	*end = NULL;
-
-	*out = NULL;
-	ASSERT(json != NULL || len == 0);
-	if (len == 0 || memchr(json, '\0', len) != NULL)
-		return err_set(ERR_INVALID, "malformed JSON");
-	if (has_nul_escape(json, len))
-		return err_set(ERR_INVALID, "NUL character in a JSON string");
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-	if (root == NULL)
-		return err_set(ERR_INVALID, "malformed JSON");
-	/* cJSON stops after the first value; the rest must be blank. */
-	while (end < json + len && (*end == ' ' || *end == '\t' ||
-	    *end == '\n' || *end == '\r'))
-		end++;
-	if (end != json + len) {
-		cJSON_Delete(root);
-		return err_set(ERR_INVALID, "malformed JSON");
-	}
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return err_set(ERR_INVALID, "payload is not a JSON object");
-	}
-	*out = root;
-	return 0;
-}
-
-int
-hook_json_get(const cJSON **out, const cJSON *obj, const char *path,
-    enum hook_jtype want, bool required)
-{
-	const cJSON	*v;
-	const char	*key, *what = "";
-	bool		 ok = false;
-
-	*out = NULL;
-	key = strrchr(path, '.');
-	key = key != NULL ? key + 1 : path;
-	v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	if (v == NULL || (cJSON_IsNull(v) && !required)) {
-		if (required)
-			return err_set(ERR_INVALID, "missing field %s", path);
-		return 0;
-	}
-	switch (want) {
-	case HOOK_JSTRING:
-		ok = cJSON_IsString(v) && v->valuestring != NULL;
-		what = "a string";
-		break;
-	case HOOK_JOBJECT:
-		ok = cJSON_IsObject(v);
-		what = "an object";
-		break;
-	case HOOK_JARRAY:
-		ok = cJSON_IsArray(v);
-		what = "an array";
-		break;
-	case HOOK_JBOOL:
-		ok = cJSON_IsBool(v);
-		what = "a boolean";
-		break;
-	}
-	if (!ok)
-		return err_set(ERR_INVALID, "field %s must be %s", path, what);
-	*out = v;
-	return 0;
-}
-
 char *
-hook_strcap(const char *in, size_t max)
+hook_strcap(char *s, size_t max)
 {
-	char	*s, *r;
+	char	*fixed;
 	size_t	 n, cut;
 
-	if ((s = utf8_fix(in)) == NULL)
-		s = xstrdup(in);
+	if ((fixed = utf8_fix(s)) != NULL) {
+		free(s);
+		s = fixed;
+	}
 	n = strnlen(s, max + 1);
 	if (n <= max)
 		return s;
@@ -342,9 +249,8 @@ hook_strcap(const char *in, size_t max)
 		cut--;
 	if (((unsigned char)s[cut] & 0xc0) == 0x80)
 		cut = max;	/* not UTF-8 anyway: cut where asked */
-	r = xstrndup(s, cut);
-	free(s);
-	return r;
+	s[cut] = '\0';
+	return xrealloc(s, cut + 1);
 }
 
 bool
@@ -358,21 +264,21 @@ hook_sha_zero(const char *s)
 }
 
 void
-hook_push_set(char **field, const char *s, size_t max)
+hook_push_set(char **field, char *s)
 {
 	free(*field);
-	*field = hook_strcap(s != NULL ? s : "", max);
+	*field = s;
 }
 
 struct push *
-hook_push_new(const char *repo, const char *ref, const char *after)
+hook_push_new(char *repo, char *ref, char *after)
 {
 	struct push	*p;
 
 	p = xcalloc(1, sizeof(*p));
-	p->repo = hook_strcap(repo, HOOK_FIELD_MAX);
-	p->ref = hook_strcap(ref, HOOK_FIELD_MAX);
-	p->after = hook_strcap(after, HOOK_FIELD_MAX);
+	p->repo = repo;
+	p->ref = ref;
+	p->after = after;
 	p->before = xstrdup("");
 	p->message = xstrdup("");
 	p->author = xstrdup("");
@@ -425,31 +331,47 @@ hook_push_ignored(char *why_out, size_t whysz, const struct push *p,
 
 struct hook_doc {
 	const struct hook_provider	*prov;
-	cJSON				*root;
-	char				*repo;		/* capped copy */
+	struct hook_json		 json;	/* tokens over text */
+	char				*repo;	/* capped copy */
+	char				 text[];	/* the body */
 };
 
-int
-hook_doc_new(struct hook_doc **out, const struct hook_provider *prov,
+void
+hook_doc_free(struct hook_doc *d)
+{
+	if (d == NULL)
+		return;
+	hook_json_dispose(&d->json);
+	free(d->repo);
+	free(d);
+}
+
+/* Scans a copy of json and finds the repository name with prov. */
+static int
+doc_new(struct hook_doc **out, const struct hook_provider *prov,
     const char *json, size_t len)
 {
-	struct hook_doc	*d;
-	cJSON		*root;
-	const char	*name;
-	int		 rc;
+	struct hook_doc		*d;
+	const struct hook_jtok	*name;
+	int			 rc;
 
 	ASSERT(out != NULL);
+	ASSERT(json != NULL || len == 0);
 	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
-		return rc;
-	if ((rc = prov->repo(&name, root)) != 0) {
-		cJSON_Delete(root);
+	d = xmalloc(sizeof(*d) + len);
+	d->prov = prov;
+	d->repo = NULL;
+	if (len > 0)
+		memcpy(d->text, json, len);
+	if ((rc = hook_json_parse(&d->json, d->text, len)) != 0) {
+		free(d);
 		return rc;
 	}
-	d = xcalloc(1, sizeof(*d));
-	d->prov = prov;
-	d->root = root;
-	d->repo = hook_strcap(name, HOOK_FIELD_MAX);
+	if ((rc = prov->repo(&name, &d->json)) != 0) {
+		hook_doc_free(d);
+		return rc;
+	}
+	d->repo = hook_json_str(&d->json, name, HOOK_FIELD_MAX);
 	*out = d;
 	return 0;
 }
@@ -457,13 +379,13 @@ hook_doc_new(struct hook_doc **out, const struct hook_provider *prov,
 int
 hook_github_doc(struct hook_doc **out, const char *json, size_t len)
 {
-	return hook_doc_new(out, &hook_github, json, len);
+	return doc_new(out, &hook_github, json, len);
 }
 
 int
 hook_gitlab_doc(struct hook_doc **out, const char *json, size_t len)
 {
-	return hook_doc_new(out, &hook_gitlab, json, len);
+	return doc_new(out, &hook_gitlab, json, len);
 }
 
 const char *
@@ -477,50 +399,41 @@ hook_doc_push(struct push **out, const struct hook_doc *d)
 {
 	ASSERT(out != NULL);
 	*out = NULL;
-	return d->prov->push(out, d->root);
+	return d->prov->push(out, &d->json);
 }
 
-void
-hook_doc_free(struct hook_doc *d)
-{
-	if (d == NULL)
-		return;
-	cJSON_Delete(d->root);
-	free(d->repo);
-	free(d);
-}
-
-/* The one-shot forms: parse, then take what is asked for. */
+/* The one-shot forms scan the caller's text in place. */
 static int
 doc_repo(char **out, const struct hook_provider *prov, const char *json,
     size_t len)
 {
-	struct hook_doc	*d;
-	int		 rc;
+	struct hook_json	 j;
+	const struct hook_jtok	*name;
+	int			 rc;
 
 	ASSERT(out != NULL);
 	*out = NULL;
-	if ((rc = hook_doc_new(&d, prov, json, len)) != 0)
+	if ((rc = hook_json_parse(&j, json, len)) != 0)
 		return rc;
-	*out = d->repo;
-	d->repo = NULL;
-	hook_doc_free(d);
-	return 0;
+	if ((rc = prov->repo(&name, &j)) == 0)
+		*out = hook_json_str(&j, name, HOOK_FIELD_MAX);
+	hook_json_dispose(&j);
+	return rc;
 }
 
 static int
 doc_push(struct push **out, const struct hook_provider *prov,
     const char *json, size_t len)
 {
-	cJSON	*root;
-	int	 rc;
+	struct hook_json	j;
+	int			rc;
 
 	ASSERT(out != NULL);
 	*out = NULL;
-	if ((rc = hook_json_parse(&root, json, len)) != 0)
+	if ((rc = hook_json_parse(&j, json, len)) != 0)
 		return rc;
-	rc = prov->push(out, root);
-	cJSON_Delete(root);
+	rc = prov->push(out, &j);
+	hook_json_dispose(&j);
 	return rc;
 }
 

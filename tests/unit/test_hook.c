@@ -1,12 +1,19 @@
 /*
  * Unit tests of src/hook/: HMAC-SHA256 against RFC 4231 and GitHub's own
  * example, header edge cases, GitLab tokens, form bodies, parsing of the
- * payloads in tests/data/hook/ and the ignore rules.
+ * payloads in tests/data/hook/, the ignore rules, and the strict JSON
+ * scanner: its grammar corners, and a differential check against cJSON
+ * (which parsed webhook bodies before) over hand-written cases and the
+ * payload, fuzz corpus and fuzz regression files.
  */
 #include <check.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "hook.h"
 #include "util.h"
@@ -1050,6 +1057,791 @@ START_TEST(ignored_rules)
 }
 END_TEST
 
+/*
+ * The JSON scanner (src/hook/json.c), through the public parsers: a
+ * value is put in a GitHub push that is otherwise complete, so the
+ * parse succeeds exactly when the value is valid JSON.
+ */
+#define GH_HEAD	"{\"ref\":\"refs/heads/m\",\"after\":\"b\"," \
+		"\"repository\":{\"full_name\":\"o/r\"},"
+
+/* 0, or the message of hook_github_parse on GH_HEAD "x":value}. */
+static const char *
+gh_value(const char *value)
+{
+	struct push	*p = NULL;
+	char		*json;
+	int		 rc;
+
+	json = xasprintf(GH_HEAD "\"x\":%s}", value);
+	rc = hook_github_parse(&p, json, strlen(json));
+	free(json);
+	push_free(p);
+	return rc == 0 ? "ok" : err_msg();
+}
+
+/* The head commit message a JSON string literal (quotes included) gives. */
+static char *
+gh_message(const char *literal)
+{
+	struct push	*p = NULL;
+	char		*json, *msg = NULL;
+
+	json = xasprintf(GH_HEAD "\"head_commit\":{\"message\":%s}}",
+	    literal);
+	if (hook_github_parse(&p, json, strlen(json)) == 0)
+		msg = xstrdup(p->message);
+	free(json);
+	push_free(p);
+	return msg;
+}
+
+static void
+check_values(const char *const *vals, size_t n, const char *want)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_msg(strcmp(gh_value(vals[i]), want) == 0,
+		    "%s: got \"%s\", want \"%s\"", vals[i], gh_value(vals[i]),
+		    want);
+}
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+START_TEST(json_escapes)
+{
+	static const struct {
+		const char	*literal;
+		const char	*want;
+	} cases[] = {
+		{ "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t" },
+		{ "\"\\u0041\\u00e9\\u20AC\"", "A\xc3\xa9\xe2\x82\xac" },
+		{ "\"a\\u0001b\"", "a\001b" },
+		{ "\"\\u007f\\u0080\\u07ff\\u0800\\uffff\"",
+		    "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf" },
+		{ "\"\"", "" },
+		{ "\"/\"", "/" },
+	};
+	static const char *const	bad[] = {
+		"\"\\x41\"", "\"\\'\"", "\"\\a\"", "\"\\U0041\"", "\"\\u12\"",
+		"\"\\u12g4\"", "\"\\u 123\"", "\"\\\"", "\"\\", "\"abc",
+		"\"\\0\"", "\"\\u-123\"", "\"\\uzzzz\"",
+	};
+	struct push	*p;
+	char		*msg;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		msg = gh_message(cases[i].literal);
+		ck_assert_msg(msg != NULL, "%s: %s", cases[i].literal,
+		    err_msg());
+		ck_assert_str_eq(msg, cases[i].want);
+		free(msg);
+	}
+	check_values(bad, NELEM(bad), "malformed JSON");
+	/* cJSON read a bad \u as U+0000: this ref was master to it. */
+	ck_assert_int_eq(gh_parse(&p, "{\"ref\":\"refs/heads/master"
+	    "\\uzzzzx\",\"after\":\"b\",\"repository\":"
+	    "{\"full_name\":\"o/r\"}}"), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+}
+END_TEST
+
+START_TEST(json_surrogates)
+{
+	static const char *const	bad[] = {
+		"\"\\ud83d\"", "\"\\ud83dx\"", "\"\\ud83d\\n\"",
+		"\"\\ud83d\\ud83d\"", "\"\\ude00\"", "\"\\ude00\\ud83d\"",
+		"\"\\ud83d\\u0041\"", "\"\\ud83d\\ude0\"", "\"\\udbff\\uc000\"",
+		"\"\\ud83d\\\\ude00\"",
+	};
+	char	*msg;
+
+	msg = gh_message("\"\\ud83d\\ude00\"");
+	ck_assert_str_eq(msg, "\xf0\x9f\x98\x80");
+	free(msg);
+	/* Either case of hex; the highest and lowest pairs. */
+	msg = gh_message("\"\\uD83D\\uDE00\\ud800\\udc00\\udbff\\udfff\"");
+	ck_assert_str_eq(msg, "\xf0\x9f\x98\x80\xf0\x90\x80\x80"
+	    "\xf4\x8f\xbf\xbf");
+	free(msg);
+	check_values(bad, NELEM(bad), "malformed JSON");
+}
+END_TEST
+
+START_TEST(json_numbers)
+{
+	static const char *const	good[] = {
+		"0", "-0", "1e5", "1.5E-3", "123", "-12.5e+10", "1E5", "0.0",
+		"1e-0", "1e999", "-0.0e0", "9007199254740993",
+		"1234567890123456789012345678901234567890123456789012345678901"
+		"234567890",
+		"[0,-1,2.5]",
+	};
+	static const char *const	bad[] = {
+		"01", "1.", ".5", "+1", "-", "-a", "1e", "1e+", "00", "-01",
+		"1.e5", "0x1", "1.5.3", "Infinity", "NaN", "- 1", "1 2",
+		"1e5e5", "--1", "1-2", "0.", "[01]", "-.5", "1E", "1ee5",
+	};
+
+	check_values(good, NELEM(good), "ok");
+	check_values(bad, NELEM(bad), "malformed JSON");
+}
+END_TEST
+
+START_TEST(json_literals)
+{
+	static const char *const	good[] = {
+		"true", "false", "null", "[true,false,null]",
+	};
+	static const char *const	bad[] = {
+		"tru", "True", "nul", "nulll", "falsey", "TRUE", "t", "f",
+		"n", "nil", "undefined", "truefalse",
+	};
+	struct push	*p;
+
+	check_values(good, NELEM(good), "ok");
+	check_values(bad, NELEM(bad), "malformed JSON");
+	/* The document's own end cuts a literal too. */
+	ck_assert_int_eq(hook_github_parse(&p, GH_HEAD "\"x\":true}",
+	    sizeof(GH_HEAD "\"x\":tr") - 1), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+}
+END_TEST
+
+START_TEST(json_containers)
+{
+	static const char *const	good[] = {
+		"{}", "[]", "{ }", "[ ]", "[[]]", "[{}]", "[[],{}]",
+		"{\"a\":{},\"b\":[],\"c\":[[[]]],\"d\":[{\"e\":{}}]}",
+		"{\"\":1}", "[1,\"2\",[3],{\"4\":4}]",
+	};
+	static const char *const	bad[] = {
+		"[1,]", "[,1]", "{\"a\"}", "{\"a\":1 \"b\":2}", "{,}",
+		"{\"a\":1,,\"b\":2}", "{1:2}", "[1 2]", "[", "{", "]", "}",
+		"{\"a\":1]", "[1}", "{\"a\" 1}", "{\"a\"::1}", "{'a':1}",
+		"{a:1}", "[}", "{]",
+	};
+	struct push	*p;
+
+	check_values(good, NELEM(good), "ok");
+	check_values(bad, NELEM(bad), "malformed JSON");
+	/* An empty root object is valid JSON without the fields. */
+	ck_assert_int_eq(gh_parse(&p, "{}"), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "missing field ref");
+	ck_assert_int_eq(gh_parse(&p, " { } "), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "missing field ref");
+}
+END_TEST
+
+START_TEST(json_whitespace)
+{
+	static const char *const	bad[] = {
+		"\f{}", "{}\f", "\v{}", "{\x01}", "{\"a\":\x0b" "1}",
+		"\xc2\xa0{}", "{}\xc2\xa0", "{\"a\"\f:1}",
+		"\xef\xbb\xbf\xef\xbb\xbf{}", " \xef\xbb\xbf{}",
+		"{}\xef\xbb\xbf",
+	};
+	struct push	*p;
+	size_t		 i;
+
+	/* Space, tab, CR and LF anywhere between tokens. */
+	ck_assert_int_eq(gh_parse(&p, " \t\r\n{ \t\r\n\"ref\" \t\r\n: \t\r\n"
+	    "\"refs/heads/m\" \t\r\n, \"after\":\"b\",\"repository\":{"
+	    "\"full_name\" : \"o/r\" } ,\"x\":[ 1 , { } ] } \t\r\n"), 0);
+	ck_assert_str_eq(p->ref, "refs/heads/m");
+	push_free(p);
+	/* A leading UTF-8 byte order mark is skipped, as cJSON did. */
+	ck_assert_int_eq(gh_parse(&p, "\xef\xbb\xbf" GH_HEAD "\"x\":1}"), 0);
+	ck_assert_str_eq(p->repo, "o/r");
+	push_free(p);
+
+	for (i = 0; i < NELEM(bad); i++) {
+		ck_assert_msg(gh_parse(&p, bad[i]) == ERR_INVALID, "%zu", i);
+		ck_assert_str_eq(err_msg(), "malformed JSON");
+	}
+	/* Whitespace alone is no document. */
+	ck_assert_int_eq(gh_parse(&p, " \r\n\t"), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+}
+END_TEST
+
+START_TEST(json_control_characters)
+{
+	static const char *const	bad[] = {
+		"\"a\x01" "b\"", "\"a\tb\"", "\"a\nb\"", "\"\x1f\"",
+		"\"\r\"",
+	};
+	struct push	*p;
+	char		*json, c;
+
+	check_values(bad, NELEM(bad), "malformed JSON");
+	/* In a key too. */
+	ck_assert_int_eq(gh_parse(&p, GH_HEAD "\"a\tb\":1}"), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+	/* DEL and bytes >= 0x80 are text; each byte < 0x20 is not. */
+	ck_assert_str_eq(gh_value("\"\x7f\x80\xff\""), "ok");
+	for (c = 1; c < 0x20; c++) {
+		json = xasprintf("\"ab%ccd\"", c);
+		ck_assert_msg(strcmp(gh_value(json), "malformed JSON") == 0,
+		    "byte %d", c);
+		free(json);
+	}
+}
+END_TEST
+
+START_TEST(json_trailing)
+{
+	static const char *const	bad[] = {
+		"{}  x", "{}}", "{},", "{}\n{}", "{}]", "{}\"\"", "{}0",
+		"{}null", "{} {", "{}/", "{}/* */", "{}#",
+	};
+	struct push	*p;
+	char		*repo;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(bad); i++) {
+		ck_assert_msg(gh_parse(&p, bad[i]) == ERR_INVALID, "%zu", i);
+		ck_assert_str_eq(err_msg(), "malformed JSON");
+		ck_assert_int_eq(hook_gitlab_repo(&repo, bad[i],
+		    strlen(bad[i])), ERR_INVALID);
+		ck_assert_str_eq(err_msg(), "malformed JSON");
+	}
+}
+END_TEST
+
+/* GH_HEAD "x": then n nested arrays (1 innermost) and }. */
+static char *
+nested(size_t n)
+{
+	static const char	head[] = GH_HEAD "\"x\":";
+	const size_t		h = sizeof(head) - 1;
+	char			*s;
+
+	s = xmalloc(h + 2 * n + 3);
+	memcpy(s, head, h);
+	memset(s + h, '[', n);
+	s[h + n] = '1';
+	memset(s + h + n + 1, ']', n);
+	memcpy(s + h + 2 * n + 1, "}", 2);
+	return s;
+}
+
+START_TEST(json_depth_limit)
+{
+	struct push	*p;
+	char		*s;
+
+	/* The root object and 999 arrays: cJSON's limit of 1000. */
+	s = nested(999);
+	ck_assert_msg(gh_parse(&p, s) == 0, "%s", err_msg());
+	ck_assert_str_eq(p->repo, "o/r");
+	push_free(p);
+	free(s);
+	s = nested(1000);
+	ck_assert_int_eq(gh_parse(&p, s), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+	free(s);
+}
+END_TEST
+
+START_TEST(json_deep_mixed)
+{
+	const size_t	 n = 100000;
+	struct push	*p;
+	char		*s, *repo;
+	size_t		 i;
+
+	/* 100,000 deep, objects and arrays in turn, balanced. */
+	s = xmalloc(7 * n);
+	for (i = 0; i < n; i++) {
+		memcpy(s + 6 * i, i % 2 ? "[     " : "{\"a\": ", 6);
+		s[7 * n - 1 - i] = i % 2 ? ']' : '}';
+	}
+	ck_assert_int_eq(hook_github_parse(&p, s, 7 * n), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+	ck_assert_int_eq(hook_gitlab_repo(&repo, s, 7 * n), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+	free(s);
+}
+END_TEST
+
+START_TEST(json_dense)
+{
+	const size_t	 n = 200000;
+	static const char head[] = GH_HEAD "\"x\":[";
+	struct push	*p;
+	char		*s;
+	size_t		 i, h = sizeof(head) - 1, len;
+
+	/* A token per 2 bytes, the most JSON allows: the array grows. */
+	s = xmalloc(h + 2 * n + 2);
+	memcpy(s, head, h);
+	for (i = 0; i < n; i++)
+		memcpy(s + h + 2 * i, i + 1 < n ? "0," : "0]", 2);
+	s[h + 2 * n] = '}';
+	len = h + 2 * n + 1;
+	ck_assert_int_eq(hook_github_parse(&p, s, len), 0);
+	ck_assert_str_eq(p->repo, "o/r");
+	push_free(p);
+	/* And nested empty arrays, 2 bytes each, to the depth limit. */
+	memset(s + h, '[', 998);
+	memset(s + h + 998, ']', 999);
+	s[h + 1997] = '}';
+	ck_assert_int_eq(hook_github_parse(&p, s, h + 1998), 0);
+	push_free(p);
+	s[h + 998] = '[';
+	ck_assert_int_eq(hook_github_parse(&p, s, h + 1998), ERR_INVALID);
+	free(s);
+}
+END_TEST
+
+START_TEST(json_first_duplicate_wins)
+{
+	struct push	*p;
+	const char	*json;
+	char		*repo;
+
+	ck_assert_int_eq(gh_parse(&p, "{\"ref\":\"refs/heads/a\","
+	    "\"ref\":\"refs/heads/b\",\"after\":\"1\",\"after\":2,"
+	    "\"repository\":{\"full_name\":\"o/r\",\"full_name\":\"x/y\"},"
+	    "\"repository\":[],\"head_commit\":{\"message\":\"one\","
+	    "\"message\":\"two\"}}"), 0);
+	ck_assert_str_eq(p->ref, "refs/heads/a");
+	ck_assert_str_eq(p->after, "1");
+	ck_assert_str_eq(p->repo, "o/r");
+	ck_assert_str_eq(p->message, "one");
+	push_free(p);
+	/* A first null is the value, even before a string. */
+	ck_assert_int_eq(gh_parse(&p, "{\"ref\":null,\"ref\":\"refs/heads/a\","
+	    "\"after\":\"1\",\"repository\":{\"full_name\":\"o/r\"}}"),
+	    ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "field ref must be a string");
+	json = "{\"project\":{\"path_with_namespace\":\"a/b\"},"
+	    "\"project\":{}}";
+	ck_assert_int_eq(hook_gitlab_repo(&repo, json, strlen(json)), 0);
+	ck_assert_str_eq(repo, "a/b");
+	free(repo);
+}
+END_TEST
+
+START_TEST(json_escaped_keys)
+{
+	struct push	*p;
+
+	/* Names are compared unescaped: "\u0072ef" is ref. */
+	ck_assert_int_eq(gh_parse(&p, "{\"\\u0072ef\":\"refs/heads/m\","
+	    "\"af\\u0074er\":\"b\",\"\\u0072epository\":{\"full\\u005fname\""
+	    ":\"o\\/r\"},\"head_commit\":{\"\\u006d\\u0065ssage\":\"hi\"}}"),
+	    0);
+	ck_assert_str_eq(p->ref, "refs/heads/m");
+	ck_assert_str_eq(p->after, "b");
+	ck_assert_str_eq(p->repo, "o/r");
+	ck_assert_str_eq(p->message, "hi");
+	push_free(p);
+	/* An escaped name that only starts like, or extends, the name. */
+	ck_assert_int_eq(gh_parse(&p, "{\"\\u0072efs\":\"refs/heads/m\","
+	    "\"re\":\"x\",\"after\":\"b\",\"repository\":"
+	    "{\"full_name\":\"o/r\"}}"), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "missing field ref");
+	ck_assert_int_eq(gh_parse(&p, "{\"r\\u00e9f\":\"refs/heads/m\","
+	    "\"after\":\"b\",\"repository\":{\"full_name\":\"o/r\"}}"),
+	    ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "missing field ref");
+	/* GitLab compares commit ids and object_kind unescaped too. */
+	ck_assert_int_eq(gl_parse(&p, "{\"object_kind\":\"\\u0070ush\","
+	    "\"ref\":\"refs/heads/m\",\"after\":\"c\\u0031\",\"project\":"
+	    "{\"path_with_namespace\":\"g/r\"},\"commits\":["
+	    "{\"id\":\"\\u00631\",\"message\":\"one\"},"
+	    "{\"id\":\"c2\",\"message\":\"two\"}]}"), 0);
+	ck_assert_str_eq(p->after, "c1");
+	ck_assert_str_eq(p->message, "one");
+	push_free(p);
+	/* An escaped all-zero after is a deletion. */
+	ck_assert_int_eq(gl_parse(&p, "{\"object_kind\":\"push\","
+	    "\"ref\":\"refs/heads/m\",\"after\":\"0\\u00300\",\"project\":"
+	    "{\"path_with_namespace\":\"g/r\"}}"), 0);
+	ck_assert(p->deleted);
+	push_free(p);
+	/* A NUL escape in a name is refused like one in a value. */
+	ck_assert_int_eq(gh_parse(&p, GH_HEAD "\"re\\u0000f\":1}"),
+	    ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "NUL character in a JSON string");
+}
+END_TEST
+
+START_TEST(json_nested_names_skipped)
+{
+	struct push	*p;
+
+	/* Names inside other members' values are not the root's. */
+	ck_assert_int_eq(gh_parse(&p, "{\"x\":{\"ref\":\"refs/heads/evil\"},"
+	    "\"y\":[{\"ref\":\"refs/heads/evil\"},[\"ref\"]],\"z\":\"ref\","
+	    "\"ref\":\"refs/heads/m\",\"after\":\"b\",\"repository\":"
+	    "{\"owner\":{\"full_name\":\"evil/x\"},\"full_name\":\"o/r\"},"
+	    "\"name\":\"root\",\"head_commit\":{\"author\":{\"x\":"
+	    "{\"name\":\"evil\"},\"name\":\"A\"},\"message\":\"m\"}}"), 0);
+	ck_assert_str_eq(p->ref, "refs/heads/m");
+	ck_assert_str_eq(p->repo, "o/r");
+	ck_assert_str_eq(p->author, "A");
+	ck_assert_str_eq(p->message, "m");
+	push_free(p);
+	/* Values are not names: "ref" as a value does not match. */
+	ck_assert_int_eq(gh_parse(&p, "{\"a\":\"ref\",\"b\":\"refs/heads/m\","
+	    "\"after\":\"b\",\"repository\":{\"full_name\":\"o/r\"}}"),
+	    ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "missing field ref");
+}
+END_TEST
+
+START_TEST(json_doc_keeps_copy)
+{
+	struct hook_doc	*d;
+	struct push	*p;
+	char		*json;
+	size_t		 len;
+
+	/* The doc does not borrow the caller's text. */
+	json = load("github_push.json", &len);
+	ck_assert_int_eq(hook_github_doc(&d, json, len), 0);
+	memset(json, 'x', len);
+	free(json);
+	ck_assert_str_eq(hook_doc_repo(d), "acme/shop");
+	ck_assert_int_eq(hook_doc_push(&p, d), 0);
+	ck_assert_str_eq(p->ref, "refs/heads/master");
+	ck_assert_str_eq(p->author, "Jane Doe");
+	push_free(p);
+	hook_doc_free(d);
+	hook_doc_free(NULL);
+
+	json = load("gitlab_push.json", &len);
+	ck_assert_int_eq(hook_gitlab_doc(&d, json, len), 0);
+	ck_assert_str_eq(hook_doc_repo(d), "acme/shop");
+	ck_assert_int_eq(hook_doc_push(&p, d), 0);
+	ck_assert_str_eq(p->pusher, "jdoe");
+	push_free(p);
+	hook_doc_free(d);
+	ck_assert_int_eq(hook_github_doc(&d, json, len), ERR_INVALID);
+	ck_assert_ptr_null(d);
+	ck_assert_int_eq(hook_gitlab_doc(&d, "{", 1), ERR_INVALID);
+	ck_assert_str_eq(err_msg(), "malformed JSON");
+	ck_assert_int_eq(hook_gitlab_doc(&d, "", 0), ERR_INVALID);
+	free(json);
+}
+END_TEST
+
+/*
+ * Differential: the scanner against cJSON, which parsed webhook bodies
+ * before, behind the checks hook.c had around it then.
+ */
+enum jclass { J_OK, J_MALFORMED, J_NUL, J_NOT_OBJECT };
+
+static bool
+ref_nul_escape(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (end - p >= 6 && p[1] == 'u' &&
+		    memcmp(p + 2, "0000", 4) == 0)
+			return true;
+		p += 2;
+		if (p >= end)
+			break;
+	}
+	return false;
+}
+
+/*
+ * Whether the text has a \u escape without 4 hex digits. cJSON decoded
+ * those as U+0000, which cut its C strings short: "master\uzzzzx" read
+ * as "master". The scanner refuses them.
+ */
+static bool
+ref_bad_u_escape(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+	size_t		 i;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (end - p >= 6 && p[1] == 'u') {
+			for (i = 2; i < 6; i++) {
+				if (strchr("0123456789abcdefABCDEF", p[i]) ==
+				    NULL || p[i] == '\0')
+					return true;
+			}
+		}
+		p += 2;
+		if (p >= end)
+			break;
+	}
+	return false;
+}
+
+/* The old hook_json_parse: NULs, then cJSON, then trailing bytes. */
+static enum jclass
+ref_parse(cJSON **out, const char *s, size_t len)
+{
+	cJSON		*root;
+	const char	*end = NULL;
+
+	*out = NULL;
+	if (len == 0 || memchr(s, '\0', len) != NULL)
+		return J_MALFORMED;
+	if (ref_nul_escape(s, len))
+		return J_NUL;
+	if ((root = cJSON_ParseWithLengthOpts(s, len, &end, 0)) == NULL)
+		return J_MALFORMED;
+	while (end < s + len && (*end == ' ' || *end == '\t' ||
+	    *end == '\n' || *end == '\r'))
+		end++;
+	if (end != s + len) {
+		cJSON_Delete(root);
+		return J_MALFORMED;
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return J_NOT_OBJECT;
+	}
+	*out = root;
+	return J_OK;
+}
+
+/* The scanner's verdict, from what hook_*_repo says. */
+static enum jclass
+new_class(int gitlab, const char *s, size_t len, char **repo_out)
+{
+	const char	*m;
+	int		 rc;
+
+	*repo_out = NULL;
+	rc = gitlab ? hook_gitlab_repo(repo_out, s, len) :
+	    hook_github_repo(repo_out, s, len);
+	if (rc == 0)
+		return J_OK;
+	m = err_msg();
+	if (strcmp(m, "malformed JSON") == 0)
+		return J_MALFORMED;
+	if (strcmp(m, "NUL character in a JSON string") == 0)
+		return J_NUL;
+	if (strcmp(m, "payload is not a JSON object") == 0)
+		return J_NOT_OBJECT;
+	return J_OK;		/* valid JSON, a field is wrong */
+}
+
+/* A string member down a path of object names, or NULL. */
+static const char *
+ref_str(const cJSON *obj, const char *a, const char *b, const char *c)
+{
+	const char	*names[3] = { a, b, c };
+	size_t		 i;
+
+	for (i = 0; i < 3 && names[i] != NULL; i++) {
+		if (!cJSON_IsObject(obj))
+			return NULL;
+		obj = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
+	}
+	return cJSON_IsString(obj) ? obj->valuestring : NULL;
+}
+
+/* The shortest cap of a stored field (hook_int.h). */
+#define HOOK_FIELD_MAX_TEST	1024
+
+/* Whether a field the scanner extracted is cJSON's, made UTF-8. */
+static void
+check_field(const char *got, const char *want, const char *what,
+    const char *name)
+{
+	char	*fixed;
+
+	if (want == NULL)
+		return;
+	ck_assert_msg(got != NULL, "%s: %s missing", name, what);
+	fixed = utf8_fix(want);
+	if (fixed != NULL)
+		want = fixed;
+	/* Longer than any cap: the start of it, cut at a character. */
+	if (strlen(want) > HOOK_FIELD_MAX_TEST)
+		ck_assert_msg(strlen(got) + 3 >= HOOK_FIELD_MAX_TEST &&
+		    strncmp(got, want, strlen(got)) == 0,
+		    "%s: %s is not cJSON's, cut", name, what);
+	else
+		ck_assert_msg(strcmp(got, want) == 0,
+		    "%s: %s is \"%s\", cJSON says \"%s\"", name, what, got,
+		    want);
+	free(fixed);
+}
+
+/* Both parsers on one text: the same verdict and the same fields. */
+static void
+differ(int gitlab, const char *s, size_t len, const char *name)
+{
+	struct push	*p = NULL;
+	cJSON		*root;
+	enum jclass	 want, got;
+	char		*repo;
+
+	want = ref_parse(&root, s, len);
+	got = new_class(gitlab, s, len, &repo);
+	if (want == J_OK && got == J_MALFORMED && ref_bad_u_escape(s, len)) {
+		cJSON_Delete(root);
+		return;		/* cJSON's laxness, in lax[] below */
+	}
+	ck_assert_msg(want == got, "%s (%zu bytes): cJSON %d, scanner %d",
+	    name, len, want, got);
+	if (root == NULL) {
+		free(repo);
+		return;
+	}
+	check_field(repo, gitlab ?
+	    ref_str(root, "project", "path_with_namespace", NULL) :
+	    ref_str(root, "repository", "full_name", NULL), "repo", name);
+	free(repo);
+	if ((gitlab ? hook_gitlab_parse(&p, s, len) :
+	    hook_github_parse(&p, s, len)) == 0) {
+		check_field(p->ref, ref_str(root, "ref", NULL, NULL), "ref",
+		    name);
+		check_field(p->before, ref_str(root, "before", NULL, NULL),
+		    "before", name);
+		if (!gitlab) {
+			check_field(p->after, ref_str(root, "after", NULL,
+			    NULL), "after", name);
+			check_field(p->compare_url, ref_str(root, "compare",
+			    NULL, NULL), "compare", name);
+			check_field(p->message, ref_str(root, "head_commit",
+			    "message", NULL), "message", name);
+			check_field(p->author, ref_str(root, "head_commit",
+			    "author", "name"), "author", name);
+		}
+		push_free(p);
+	}
+	cJSON_Delete(root);
+}
+
+/* Inputs on which both parsers agree, with the shape they have. */
+static const char *const	agree[] = {
+	"{}", "[]", "\"x\"", "1", "null", "", " ", "{", "}", "{}x",
+	"{\"a\":1,}", "{\"a\" : [1, 2.5e3, -0, true, false, null, {}]}",
+	"{\"a\":\"\\u0000\"}", "{\"a\":\"x\\\\u0000\"}",
+	"{\"a\":\"\\ud83d\\ude00\"}", "{\"a\":\"\\ud83d\"}",
+	"{\"a\":\"\\ude00\"}", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12\"}",
+	"{\"a\":tru}", "{\"a\":nulll}", "{\"a\":.5}", "{\"a\":+1}",
+	"{\"a\":-}", "{\"a\":1e}", "{\"a\":1e+}", "{\"a\":0x1}",
+	"{\"a\":1.5.3}", "{\"a\":[1,]}", "{\"a\":[,]}", "{\"a\" 1}",
+	"{'a':1}", "{a:1}", "\xef\xbb\xbf{}", "{}\xef\xbb\xbf",
+	"{\"a\":\"\\ud83d\\u0000\"}", "{\"a\":\"\\u0000\" x",
+	"{\"a\":\"\\ud83d\\uzzzz\"}",
+	"{\"repository\":{\"full_name\":\"o/r\"}}",
+	"{\"project\":{\"path_with_namespace\":\"g\\/r\"}}",
+	"{\"repository\":{\"full_name\":\"\\u00e9\\ud83d\\ude00\"}}",
+	"{\"repository\":{\"full_name\":\"\xff\xfe\"}}",
+	"{\"repository\":{\"full_name\":\"a\"},\"repository\":1}",
+	"{\"ref\":\"refs/heads/m\",\"after\":\"b\",\"repository\":"
+	    "{\"full_name\":\"o/r\"},\"head_commit\":{\"message\":"
+	    "\"a\\nb\\u20ac\",\"author\":{\"name\":\"\\u004a\"}}}",
+};
+
+/*
+ * Inputs cJSON accepted that strict JSON does not (see json.c): numbers
+ * with leading zeros or a bare '.', raw control characters in strings,
+ * control characters as whitespace and \u without 4 hex digits. Each
+ * must stay that way: cJSON says yes, the scanner "malformed JSON".
+ */
+static const char *const	lax[] = {
+	"{\"a\":\"\\uzzzz\"}", "{\"a\":\"\\u12x4\"}",
+	"{\"a\":01}", "{\"a\":-01}", "{\"a\":00}", "{\"a\":1.}",
+	"{\"a\":1.e5}", "{\"a\":-.5}", "{\"a\":\"x\x01y\"}",
+	"{\"a\":\"x\ty\"}", "{\"a\":\"x\ny\"}", "\f{}", "{\v}",
+	"{\"a\":\x01" "1}", "\x1f{}",
+};
+
+START_TEST(json_differential_cases)
+{
+	cJSON	*root;
+	char	*repo, name[32];
+	size_t	 i;
+	int	 gl;
+
+	for (gl = 0; gl < 2; gl++) {
+		for (i = 0; i < NELEM(agree); i++) {
+			snprintf(name, sizeof(name), "agree[%zu]", i);
+			differ(gl, agree[i], strlen(agree[i]), name);
+		}
+	}
+	for (i = 0; i < NELEM(lax); i++) {
+		ck_assert_msg(ref_parse(&root, lax[i], strlen(lax[i])) ==
+		    J_OK, "lax[%zu]: cJSON refuses it now", i);
+		cJSON_Delete(root);
+		ck_assert_msg(new_class(0, lax[i], strlen(lax[i]), &repo) ==
+		    J_MALFORMED, "lax[%zu]: the scanner accepts it", i);
+		ck_assert_ptr_null(repo);
+	}
+}
+END_TEST
+
+/* Every payload file, whole, cut short, and with bytes replaced. */
+static void
+differ_file(int gitlab, const char *path)
+{
+	static const char	subst[] = "\"\\{}[],: x";
+	char			*s, name[600];
+	size_t			 len, i, k, step;
+	char			 orig;
+
+	ck_assert_msg(file_read(&s, &len, path, 1 << 20) == 0, "%s: %s",
+	    path, err_msg());
+	differ(gitlab, s, len, path);
+	step = len / 64 + 1;
+	for (i = 0; i < len; i += step) {
+		snprintf(name, sizeof(name), "%s cut at %zu", path, i);
+		differ(gitlab, s, i, name);
+		orig = s[i];
+		/* A digit replaced could make "05", which only cJSON takes. */
+		if (orig >= '0' && orig <= '9')
+			continue;
+		for (k = 0; k < sizeof(subst) - 1; k++) {
+			s[i] = subst[k];
+			snprintf(name, sizeof(name), "%s with '%c' at %zu",
+			    path, subst[k], i);
+			differ(gitlab, s, len, name);
+		}
+		s[i] = orig;
+	}
+	free(s);
+}
+
+START_TEST(json_differential_files)
+{
+	static const char *const	dirs[] = {
+		TEST_DATA_DIR "/hook", TEST_DATA_DIR "/../fuzz/corpus/github",
+		TEST_DATA_DIR "/../fuzz/corpus/gitlab",
+		TEST_DATA_DIR "/fuzz-regressions/github",
+		TEST_DATA_DIR "/fuzz-regressions/gitlab",
+	};
+	DIR		*dir;
+	struct dirent	*de;
+	char		*path;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < NELEM(dirs); i++) {
+		ck_assert_msg((dir = opendir(dirs[i])) != NULL, "%s", dirs[i]);
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.' ||
+			    strstr(de->d_name, ".json") == NULL)
+				continue;
+			path = xasprintf("%s/%s", dirs[i], de->d_name);
+			differ_file(strstr(de->d_name, "gitlab") != NULL ||
+			    strstr(dirs[i], "gitlab") != NULL, path);
+			free(path);
+			n++;
+		}
+		closedir(dir);
+	}
+	ck_assert_uint_ge(n, 20);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -1093,6 +1885,35 @@ test_suite(void)
 	tcase_add_test(tc, parse_deep_nesting);
 	tcase_add_test(tc, parse_nul_escape);
 	tcase_add_test(tc, parse_caps);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json_grammar");
+	tcase_add_test(tc, json_escapes);
+	tcase_add_test(tc, json_surrogates);
+	tcase_add_test(tc, json_numbers);
+	tcase_add_test(tc, json_literals);
+	tcase_add_test(tc, json_containers);
+	tcase_add_test(tc, json_whitespace);
+	tcase_add_test(tc, json_control_characters);
+	tcase_add_test(tc, json_trailing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json_depth");
+	tcase_add_test(tc, json_depth_limit);
+	tcase_add_test(tc, json_deep_mixed);
+	tcase_add_test(tc, json_dense);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json_lookup");
+	tcase_add_test(tc, json_first_duplicate_wins);
+	tcase_add_test(tc, json_escaped_keys);
+	tcase_add_test(tc, json_nested_names_skipped);
+	tcase_add_test(tc, json_doc_keeps_copy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json_differential");
+	tcase_add_test(tc, json_differential_cases);
+	tcase_add_test(tc, json_differential_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("repo");
