@@ -1527,29 +1527,26 @@ kx_create_main(void *arg)
 }
 
 /*
- * Creates objs' first item (the namespace), then all the others at
- * once: each create is a round trip to the API server and an etcd
- * write, and none of them needs another (a RoleBinding may name a
- * ServiceAccount that does not exist yet), so the sandbox is ready in
- * two round trips instead of one per object. Returns after every
- * create ended: the caller POSTs a Job only once the quota, the
- * LimitRange and the NetworkPolicies all exist. The first error, by
- * position, is the one reported.
+ * Creates the objects from first on, all at once: each create is a
+ * round trip to the API server and an etcd write, and none of them
+ * needs another (a RoleBinding may name a ServiceAccount that does not
+ * exist yet), so the sandbox is ready in one round trip instead of one
+ * per object. Returns after every create ended: the caller POSTs a Job
+ * only once the quota, the LimitRange and the NetworkPolicies all
+ * exist. The first error, by position, is the one reported.
  */
 static int
-kx_create_all(struct kube *k, cJSON *objs)
+kx_create_all(struct kube *k, cJSON *first)
 {
 	struct kx_create	*c;
 	cJSON			*it;
 	size_t			 i, n = 0;
-	int			 rc;
+	int			 rc = 0;
 
-	if ((it = objs->child) == NULL)
-		return 0;
-	if ((rc = kube_create(NULL, NULL, k, it)) != 0)
-		return rc;
-	c = xcalloc((size_t)cJSON_GetArraySize(objs), sizeof(*c));
-	for (it = it->next; it != NULL; it = it->next, n++) {
+	for (it = first; it != NULL; it = it->next)
+		n++;
+	c = xcalloc(n + 1, sizeof(*c));
+	for (it = first, n = 0; it != NULL; it = it->next, n++) {
 		c[n].k = k;
 		c[n].obj = it;
 		c[n].threaded = pthread_create(&c[n].thread, NULL,
@@ -1565,6 +1562,24 @@ kx_create_all(struct kube *k, cJSON *objs)
 			rc = err_set(c[i].rc, "%s", c[i].msg);
 	free(c);
 	return rc;
+}
+
+/*
+ * Follows the run from now on (its watchers list and watch while the
+ * rest of the sandbox is created), so the first Job's POST does not
+ * wait behind their first lists, and nothing of it happens unseen.
+ */
+static void
+kx_follow_early(struct exec_kube *ex, const struct exec_run *run)
+{
+	struct krun	*kr;
+
+	if (kr_acquire(&kr, ex, run->run_id, run->repo) != 0) {
+		log_debug("run=%" PRId64 " watchers start with its first "
+		    "step: %s", run->run_id, err_msg());
+		return;
+	}
+	kr_unref(kr);		/* the list keeps it until kx_run_end */
 }
 
 static int
@@ -1624,9 +1639,14 @@ kx_run_begin(struct exec *base, const struct exec_run *run)
 			goto out;
 		cJSON_AddItemToArray(objs, o);
 	}
-	rc = kx_create_all(ex->k, objs);
+	/* The namespace first: everything else lives in it. */
+	if ((rc = kube_create(NULL, NULL, ex->k, objs->child)) == 0) {
+		kx_follow_early(ex, run);
+		rc = kx_create_all(ex->k, objs->child->next);
+	}
 	if (rc != 0) {
 		/* Nothing is left behind. */
+		kr_release_run(ex, run->run_id);
 		msg = xstrdup(err_msg());
 		ns = kube_run_namespace(&r);
 		(void)kx_delete_run(ex, ns, repo);
