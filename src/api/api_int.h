@@ -25,7 +25,7 @@ struct api {
 	void			*notify_arg;
 	struct repo_cache	*rc;		/* source archives; borrowed */
 	struct events		*events;	/* live stream; owned */
-	struct store_group	*group;		/* webhook group commit */
+	struct store_group	*group;		/* webhook commits */
 	/* Orders api_run_changed's read-then-publish (events.c). */
 	pthread_mutex_t		 publish_mtx;
 };

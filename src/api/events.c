@@ -37,8 +37,8 @@
 
 #define SSE_WAIT_MS		1000	/* longest block in the callback */
 #define SSE_PING_MS		10000	/* silence before a heartbeat */
-#define SSE_REPLAY_MS		(5 * 60 * 1000)	/* events kept after the
-						   last client left */
+/* How long events are kept after the last client left. */
+#define SSE_REPLAY_MS		(5 * 60 * 1000)
 
 static const char SSE_HELLO[] = "retry: 2000\n\n";
 static const char SSE_RESET[] = "event: reset\ndata: {}\n\n";

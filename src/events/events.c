@@ -48,8 +48,8 @@ struct events {
 	size_t			  nsubs;
 	int64_t			  first_id;
 	int64_t			  next_id;
-	int64_t			  skipped;	/* newest skipped id, or 0 */
-	int64_t			  left_ms;	/* monotonic: last unsubscribe */
+	int64_t			  skipped;	/* newest skipped id */
+	int64_t			  left_ms;	/* last unsubscribe */
 	bool			  closed;
 };
 

@@ -132,7 +132,8 @@ static int
 gitlab_push(struct push **out, const struct hook_json *j)
 {
 	const struct hook_jtok	*root = hook_json_root(j);
-	const struct hook_jtok	*kind, *ref, *after, *repo, *before, *checkout;
+	const struct hook_jtok	*kind, *ref, *after, *repo, *before;
+	const struct hook_jtok	*checkout;
 	const struct hook_jtok	*sha;
 	struct push		*p = NULL;
 	int			 rc;

@@ -30,9 +30,11 @@ enum hook_jtype {
  * string token right before its value's). Offsets are into the text.
  */
 struct hook_jtok {
-	uint32_t	start;	/* first byte; a string's after its quote */
-	uint32_t	end;	/* past the last; a string's closing quote */
-	uint32_t	next;	/* index of the first token after its subtree */
+	/* First byte (a string's: after its quote) and past the last (a
+	   string's: its closing quote). */
+	uint32_t	start;
+	uint32_t	end;
+	uint32_t	next;	/* the first token after its subtree */
 	uint8_t		type;	/* enum hook_jtype */
 	uint8_t		esc;	/* a string with backslash escapes */
 };
@@ -71,7 +73,8 @@ const struct hook_jtok	*hook_json_root(const struct hook_json *j);
  * Another type than want: ERR_INVALID "field <path> must be ...". A null
  * value of a required field counts as mistyped.
  */
-int	 hook_json_get(const struct hook_jtok **out, const struct hook_json *j,
+int	 hook_json_get(const struct hook_jtok **out,
+	    const struct hook_json *j,
 	    const struct hook_jtok *obj, const char *path,
 	    enum hook_jtype want, bool required);
 /* The element of array arr after prev (NULL: the first), or NULL. */
@@ -85,14 +88,16 @@ const struct hook_jtok	*hook_json_elem(const struct hook_json *j,
 char	*hook_json_str(const struct hook_json *j, const struct hook_jtok *v,
 	    size_t max);
 /* Whether string v, unescaped, equals want. */
-bool	 hook_json_streq(const struct hook_json *j, const struct hook_jtok *v,
-	    const char *want);
+bool	 hook_json_streq(const struct hook_json *j,
+	    const struct hook_jtok *v, const char *want);
 /* Whether string v is "". */
 bool	 hook_json_empty(const struct hook_jtok *v);
 /* Whether string v, unescaped, is a non-empty run of '0'. */
-bool	 hook_json_zero(const struct hook_json *j, const struct hook_jtok *v);
+bool	 hook_json_zero(const struct hook_json *j,
+	    const struct hook_jtok *v);
 /* Whether v is the literal true (v may be NULL). */
-bool	 hook_json_true(const struct hook_json *j, const struct hook_jtok *v);
+bool	 hook_json_true(const struct hook_json *j,
+	    const struct hook_jtok *v);
 
 /*
  * The provider's parts of a struct hook_doc (hook.c): the repository

@@ -7,12 +7,13 @@
  * their time in its busy handler's sleeps. Here a caller appends its
  * enqueue to a list and waits; whoever finds no leader becomes it,
  * takes up to GROUP_MAX waiting enqueues, runs them in one BEGIN
- * IMMEDIATE ... COMMIT on the group's connection, marks each done with its
- * result and wakes its caller (each waits on its own condition, so a
- * commit wakes only the callers it served), then wakes the oldest
- * caller still waiting, who leads the next commit. There is no extra thread and no added
- * delay: a lone caller is its own leader at once; under load, the
- * enqueues that arrived during one commit share the next.
+ * IMMEDIATE ... COMMIT on the group's connection, marks each done with
+ * its result and wakes its caller (each waits on its own condition, so
+ * a commit wakes only the callers it served), then wakes the oldest
+ * caller still waiting, who leads the next commit. There is no extra
+ * thread and no added delay: a lone caller is its own leader at once;
+ * under load, the enqueues that arrived during one commit share the
+ * next.
  *
  * Items live on their callers' stacks; a caller returns only after its
  * item is done, which the leader sets under the mutex after the last
@@ -34,7 +35,7 @@
 
 struct group_item {
 	const struct run	*run;
-	int64_t			 now;		/* arrival: created_at */
+	int64_t			 now;		/* its created_at */
 	int64_t			 id;
 	int			 rc;
 	bool			 done;
@@ -47,11 +48,11 @@ struct store_group {
 	pthread_mutex_t		 mtx;
 	struct group_item	*head;
 	struct group_item	**tailp;
-	bool			 leading;	/* a commit is in progress */
+	bool			 leading;	/* a commit runs */
 	store_group_fn		*fn;
 	void			*arg;
 	char			*path;
-	struct store		*st;		/* the leader's, opened once */
+	struct store		*st;		/* the leaders' */
 };
 
 struct store_group *

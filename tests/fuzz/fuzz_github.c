@@ -106,7 +106,8 @@ hook_class(int rc)
 		return J_NUL;
 	if (strcmp(m, "payload is not a JSON object") == 0)
 		return J_NOT_OBJECT;
-	return J_OK;		/* valid JSON; a field is missing or wrong */
+	/* Valid JSON; a field is missing or wrong. */
+	return J_OK;
 }
 
 static void

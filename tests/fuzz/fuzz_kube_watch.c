@@ -4,9 +4,9 @@
  * (as a transfer delivers it), byte 1 after how many events the
  * callback stops it, the rest is the stream (newline-delimited watch
  * events from an API server, or whatever a broken proxy sends). The
- * callback gets only ADDED, MODIFIED and DELETED events with an object; the result is 0
- * or the errors kube_watch documents; resource_version stays a C string
- * of its array.
+ * callback gets only ADDED, MODIFIED and DELETED events with an
+ * object; the result is 0 or the errors kube_watch documents;
+ * resource_version stays a C string of its array.
  */
 #include "fuzz.h"
 
