@@ -40,6 +40,8 @@ struct httpc_response {
 	char	*body;		/* owned, NUL-terminated ("" if none) */
 	size_t	 len;		/* bytes in body */
 	bool	 truncated;	/* the body went past max_body: cut there */
+	/* Retry-After (seconds or an HTTP date) in ms from now; -1: none. */
+	int64_t	 retry_after_ms;
 };
 
 int	 httpc_global_init(void);

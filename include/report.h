@@ -124,6 +124,12 @@ enum report_outcome report_outcome(int rc, long status);
  * (jitter in [0, 1)).
  */
 int64_t	 report_backoff_ms(int attempts, double jitter);
+/*
+ * The wait before the next attempt: the backoff, or the server's
+ * Retry-After (ms, <= 0: none) when that is longer, capped at an hour.
+ */
+int64_t	 report_retry_delay_ms(int attempts, double jitter,
+	    int64_t retry_after_ms);
 /* Sends after which an item is dropped. */
 #define REPORT_MAX_ATTEMPTS	14
 

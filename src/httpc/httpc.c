@@ -226,6 +226,7 @@ httpc_request(struct httpc_response *out, struct httpc *h, const char *method,
 {
 	struct curl_slist	*hdrs = NULL, *l;
 	CURLcode		 cc;
+	curl_off_t		 retry_s = 0;
 	long			 status = 0;
 	size_t			 i;
 	int			 rc;
@@ -258,6 +259,10 @@ httpc_request(struct httpc_response *out, struct httpc *h, const char *method,
 	httpc_setup(h, method, url, hdrs, body, len);
 	cc = curl_easy_perform(h->curl);
 	(void)curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	/* libcurl parses both forms; 0 when there is none. */
+	if (curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &retry_s) !=
+	    CURLE_OK)
+		retry_s = 0;
 	/* The handle must not point at the caller's headers and body. */
 	curl_easy_reset(h->curl);
 	headers_free(hdrs);
@@ -276,6 +281,8 @@ httpc_request(struct httpc_response *out, struct httpc *h, const char *method,
 		return err_set(ERR_UPSTREAM, "no http status in the answer");
 	}
 	out->status = status;
+	out->retry_after_ms = retry_s > 0 && retry_s < INT64_MAX / 1000 ?
+	    (int64_t)retry_s * 1000 : -1;
 	out->len = h->body.len;
 	out->body = buf_steal(&h->body);
 	out->truncated = h->truncated;

@@ -54,6 +54,7 @@
 #define REPORT_CONNECT_MS	5000
 #define REPORT_BACKOFF_BASE_MS	1000
 #define REPORT_BACKOFF_MAX_MS	(10 * 60 * 1000)
+#define REPORT_RETRY_AFTER_MAX_MS (60 * 60 * 1000) /* a server's wish */
 #define REPORT_DESC_MAX		140	/* GitHub's limit */
 #define REPORT_TAIL_LINES	20
 #define REPORT_TAIL_BYTES	4096
@@ -571,6 +572,16 @@ report_backoff_ms(int attempts, double jitter)
 	return d / 2 + (int64_t)((double)(d / 2) * jitter);
 }
 
+int64_t
+report_retry_delay_ms(int attempts, double jitter, int64_t retry_after_ms)
+{
+	int64_t	d = report_backoff_ms(attempts, jitter);
+
+	if (retry_after_ms > REPORT_RETRY_AFTER_MAX_MS)
+		retry_after_ms = REPORT_RETRY_AFTER_MAX_MS;
+	return retry_after_ms > d ? retry_after_ms : d;
+}
+
 /* --- queueing (the caller's thread) --------------------------------------- */
 
 static bool
@@ -848,7 +859,9 @@ deliver(struct report *rep, struct store *st, struct httpc *h,
 			rc = store_outbox_delete(st, it->id);
 			break;
 		}
-		delay = report_backoff_ms(attempts, sender_jitter(rep));
+		/* A 429 or 503 may say how long to stay away. */
+		delay = report_retry_delay_ms(attempts, sender_jitter(rep),
+		    rc == 0 ? resp.retry_after_ms : -1);
 		log_warnx("run=%" PRId64 " repo=%s %s failed (%s); attempt "
 		    "%d in %" PRId64 " ms", it->run_id, it->repo, what, why,
 		    attempts + 1, delay);

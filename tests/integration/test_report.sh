@@ -276,6 +276,23 @@ expect "the last state delivered is success" \
 check "the retries were logged" \
     grep -q "commit status failed (HTTP 502)" "$T/ferry.log"
 
+# --- 429 with Retry-After: the next attempt waits as long as asked ----------
+S7=$(pipeline "$SRC" "$OK_PIPE
+# throttled" "Rate limited")
+P7="/api/v3/repos/acme/shop/statuses/$S7"
+fake_ctl "{\"throttle\": {\"$P7\": [1, 3]}}"
+R7=$(push_run acme/shop "$S7" "Rate limited")
+expect "run 7 succeeds" "$(wait_run "$R7")" succeeded
+check "its statuses are delivered after the 429" \
+    wait_until 40 has_delivered 1 "$P7" success
+expect "one answer was 429" \
+    "$(fq "len([r for r in L if r['path'] == '$P7' and r['status'] == 429])")" 1
+# The log line of the retry names the wait: at least Retry-After's 3 s.
+wait_ms=$(sed -n 's/.*commit status failed (HTTP 429); attempt 2 in \([0-9]*\) ms.*/\1/p' \
+    "$T/ferry.log" | tail -n 1)
+check "the retry waited Retry-After (${wait_ms:-none} ms), not the 1 s backoff" \
+    test "${wait_ms:-0}" -ge 3000
+
 # --- kill -9 while the forge is down; restart with it up --------------------
 fake_stop
 S6=$(pipeline "$SRC" "$OK_PIPE

@@ -11,6 +11,8 @@ lowercased), "body" (text), "json" (the body parsed, or null), "status"
 
   --fail N              the first N requests of every path get 502
   POST /__ctl {"fail": {"PATH": N}}   the next N requests of PATH get 502
+  POST /__ctl {"throttle": {"PATH": [N, S]}}   the next N get 429 with
+                                     Retry-After: S (after any 502s)
   POST /__ctl {"down": true|false}    every request gets 502 while down
 
 Runs until killed.
@@ -24,7 +26,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"fail": {}, "down": False, "fail_each": 0, "seen": {}}
+STATE = {"fail": {}, "throttle": {}, "down": False, "fail_each": 0,
+         "seen": {}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,9 +40,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
-    def _answer(self, status, obj):
+    def _answer(self, status, obj, retry_after=None):
         data = json.dumps(obj).encode()
         self.send_response(status)
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -50,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             for path, n in req.get("fail", {}).items():
                 STATE["fail"][path] = int(n)
+            for path, (n, secs) in req.get("throttle", {}).items():
+                STATE["throttle"][path] = [int(n), int(secs)]
             if "down" in req:
                 STATE["down"] = bool(req["down"])
         self._answer(200, {"ok": True})
@@ -60,6 +67,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__ctl":
             self._control(raw)
             return
+        retry_after = None
         with LOCK:
             seen = STATE["seen"].get(path, 0) + 1
             STATE["seen"][path] = seen
@@ -69,6 +77,10 @@ class Handler(BaseHTTPRequestHandler):
             elif STATE["fail"].get(path, 0) > 0:
                 STATE["fail"][path] -= 1
                 status = 502
+            elif STATE["throttle"].get(path, [0])[0] > 0:
+                STATE["throttle"][path][0] -= 1
+                status = 429
+                retry_after = STATE["throttle"][path][1]
         text = raw.decode("utf-8", "replace")
         try:
             parsed = json.loads(text) if text else None
@@ -87,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps(rec) + "\n")
         if status == 502:
             self._answer(502, {"message": "bad gateway"})
+        elif status == 429:
+            self._answer(429, {"message": "API rate limit exceeded"},
+                         retry_after)
         else:
             self._answer(201, {"ok": True})
 

@@ -218,6 +218,39 @@ START_TEST(redirect_not_followed)
 }
 END_TEST
 
+/* Retry-After in seconds, or absent; the date form is libcurl's. */
+START_TEST(retry_after_is_read)
+{
+	static const char	 slow[] = "HTTP/1.1 429 Too Many Requests\r\n"
+	    "Retry-After: 120\r\nContent-Length: 0\r\n"
+	    "Connection: close\r\n\r\n";
+	static const char	 none[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	struct httpc_response	 r;
+	struct httpc		*h;
+	char			*u;
+
+	ck_assert_int_eq(httpc_new(&h, NULL), 0);
+	start(ANSWER, slow, sizeof(slow) - 1);
+	u = url("/statuses");
+	ck_assert_int_eq(httpc_request(&r, h, "POST", u, NULL, 0, "x", 1), 0);
+	stop();
+	free(u);
+	ck_assert_int_eq(r.status, 429);
+	ck_assert_int_eq(r.retry_after_ms, 120000);
+	httpc_response_dispose(&r);
+	start(ANSWER, none, sizeof(none) - 1);
+	u = url("/statuses");
+	ck_assert_int_eq(httpc_request(&r, h, "POST", u, NULL, 0, "x", 1), 0);
+	stop();
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_int_eq(r.retry_after_ms, -1);
+	httpc_response_dispose(&r);
+	httpc_free(h);
+	free(u);
+}
+END_TEST
+
 START_TEST(timeout_is_bounded)
 {
 	struct httpc_opts	 o = { .timeout_ms = 300 };
@@ -305,6 +338,7 @@ test_suite(void)
 	tcase_add_test(tc, post_sends_headers_and_body);
 	tcase_add_test(tc, body_is_capped);
 	tcase_add_test(tc, redirect_not_followed);
+	tcase_add_test(tc, retry_after_is_read);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");

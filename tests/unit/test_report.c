@@ -422,6 +422,18 @@ END_TEST
 
 /* --- retry policy --------------------------------------------------------- */
 
+/* A server's Retry-After wins when longer than the backoff, up to 1 h. */
+START_TEST(retry_after_lengthens_the_wait)
+{
+	ck_assert_int_eq(report_retry_delay_ms(1, 0, -1), 500);
+	ck_assert_int_eq(report_retry_delay_ms(1, 0, 0), 500);
+	ck_assert_int_eq(report_retry_delay_ms(1, 0, 120000), 120000);
+	ck_assert_int_eq(report_retry_delay_ms(4, 0, 100), 4000);
+	ck_assert_int_eq(report_retry_delay_ms(1, 0, 86400000),
+	    60 * 60 * 1000);
+}
+END_TEST
+
 START_TEST(backoff_grows_and_caps)
 {
 	int64_t	prev = 0, lo, hi;
@@ -898,6 +910,7 @@ test_suite(void)
 
 	tc = tcase_create("retry");
 	tcase_add_test(tc, backoff_grows_and_caps);
+	tcase_add_test(tc, retry_after_lengthens_the_wait);
 	tcase_add_test(tc, outcome_classes);
 	suite_add_tcase(s, tc);
 
