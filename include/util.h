@@ -59,6 +59,8 @@ char	*buf_steal(struct buf *b);
 void	 hex_encode(char *out, const void *in, size_t n);
 /* 0, or ERR_INVALID if s is not exactly 2n hex digits. */
 int	 hex_decode(void *out, size_t n, const char *s);
+/* The value of hex digit c (either case), or -1. */
+int	 hex_digit(int c);
 
 /*
  * A copy of s with every byte that does not start a valid UTF-8 sequence

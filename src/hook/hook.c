@@ -47,18 +47,6 @@ push_free(struct push *p)
 	free(p);
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 64 hex digits (either case) and the end of the string. */
 static int
 sig_decode(unsigned char *out, const char *s)
@@ -69,8 +57,8 @@ sig_decode(unsigned char *out, const char *s)
 	if (strnlen(s, 2 * SHA256_LEN + 1) != 2 * SHA256_LEN)
 		return -1;
 	for (i = 0; i < SHA256_LEN; i++) {
-		hi = hexval((unsigned char)s[2 * i]);
-		lo = hexval((unsigned char)s[2 * i + 1]);
+		hi = hex_digit((unsigned char)s[2 * i]);
+		lo = hex_digit((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -222,8 +210,8 @@ form_decode(char **out, size_t *len_out, const char *s, size_t n)
 			d[j++] = s[i];
 		else {
 			if (n - i < 3 ||
-			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+			    (hi = hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_digit((unsigned char)s[i + 2])) < 0) {
 				free(d);
 				return err_set(ERR_INVALID,
 				    "invalid percent escape in form body");

@@ -145,18 +145,6 @@ skip_plain(const unsigned char *p, const unsigned char *end)
 	return p;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at p (the caller knows they are there), or -1. */
 static long
 hex4(const unsigned char *p)
@@ -165,7 +153,7 @@ hex4(const unsigned char *p)
 	int	d, i;
 
 	for (i = 0; i < 4; i++) {
-		if ((d = hexval(p[i])) < 0)
+		if ((d = hex_digit(p[i])) < 0)
 			return -1;
 		v = v << 4 | d;
 	}

@@ -237,7 +237,7 @@ hex_encode(char *out, const void *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
+int
 hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
