@@ -434,7 +434,14 @@ int	 kube_manifests_run(struct cJSON **out, const struct kube_run *r,
  */
 int	 kube_yaml_format(char **out, const struct cJSON *array);
 
-/* `ferry render --config FILE --repo NAME --commit SHA [--output F]`. */
-int	 kube_render_main(int argc, char **argv);
+/*
+ * `ferry render`'s text: every object a run run_id of p at sha on
+ * branch (NULL: the repository's) would create, in creation order, as
+ * YAML documents under a comment, or (json) one v1 List. Secret values
+ * and the source token are placeholders. *out is the caller's.
+ */
+int	 kube_render(char **out, const struct config *cfg,
+	    const struct config_repo *repo, const struct pipeline *p,
+	    int64_t run_id, const char *branch, const char *sha, bool json);
 
 #endif

@@ -79,6 +79,23 @@ static const char usage_plan[] =
     "Fetches the commit into the repository's mirror, reads its pipeline\n"
     "file and prints the plan, checked against the server's limits.\n";
 
+static const char usage_render[] =
+    "usage: ferry render --config FILE --repo NAME --commit SHA\n"
+    "                    [--output yaml|json] [--run ID] [--branch NAME]\n"
+    "\n"
+    "Reads the commit's pipeline file (fetching the commit into the\n"
+    "repository's mirror if needed) and prints every Kubernetes object a\n"
+    "run of it would create, in creation order, without a cluster.\n"
+    "Secret values and the source token are shown as placeholders.\n"
+    "  -c, --config FILE    server configuration (default ferry.yml,\n"
+    "                       or $FERRY_CONFIG)\n"
+    "  -r, --repo NAME      repository as configured, e.g. acme/shop\n"
+    "  -s, --commit SHA     commit, 40 hex digits\n"
+    "  -o, --output FORMAT  yaml (default: one document per object) or\n"
+    "                       json (a v1 List)\n"
+    "      --run ID         run id for names and labels (default 0)\n"
+    "      --branch NAME    FERRY_BRANCH (default: the repo's branch)\n";
+
 static void *
 json_malloc(size_t n)
 {
@@ -476,6 +493,61 @@ cmd_lint(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * What plan and render share: a repository's pipeline at a commit, read
+ * the way a run reads it (the mirror under data_dir, fetched if the
+ * commit is missing, checked against the server's limits).
+ */
+struct cli_pipeline {
+	struct config			*cfg;
+	const struct config_repo	*repo;
+	struct repo_cache		*rc;
+	struct pipeline			*p;
+	char				*dir;
+	char				*reason;	/* why there is no p */
+};
+
+/*
+ * 0 with cp->p; 1 after printing why to stderr (the config, an unknown
+ * repository, the mirror), or with cp->reason for a pipeline that cannot
+ * be read (the caller prints it where its command's output goes).
+ */
+static int
+cli_pipeline_load(struct cli_pipeline *cp, const char *path,
+    const char *name, const char *sha)
+{
+	memset(cp, 0, sizeof(*cp));
+	if (config_load(&cp->cfg, path) != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		return 1;
+	}
+	log_set_level((enum log_level)cp->cfg->log_level);
+	if ((cp->repo = config_repo_by_name(cp->cfg, name)) == NULL) {
+		fprintf(stderr, "ferry: repository %s is not in %s\n", name,
+		    path);
+		return 1;
+	}
+	cp->dir = xasprintf("%s/mirrors", cp->cfg->data_dir);
+	if (repo_cache_new(&cp->rc, cp->dir, FETCH_TIMEOUT_MS) != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		return 1;
+	}
+	if (runner_pipeline_load(&cp->p, &cp->reason, cp->cfg, cp->rc,
+	    cp->repo, sha) != 0)
+		return 1;
+	return 0;
+}
+
+static void
+cli_pipeline_dispose(struct cli_pipeline *cp)
+{
+	pipeline_free(cp->p);
+	free(cp->reason);
+	free(cp->dir);
+	repo_cache_free(cp->rc);
+	config_free(cp->cfg);
+}
+
 static int
 cmd_plan(int argc, char **argv)
 {
@@ -486,13 +558,10 @@ cmd_plan(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct config_repo	*repo;
-	struct config			*cfg = NULL;
-	struct repo_cache		*rc = NULL;
-	struct pipeline			*p = NULL;
+	struct cli_pipeline		 cp;
 	const char			*path = DEFAULT_CONFIG, *name = NULL;
 	const char			*sha = NULL;
-	char				*dir = NULL, *reason = NULL, *plan;
+	char				*plan;
 	int				 c, ret = 1;
 
 	optind = 1;
@@ -519,39 +588,106 @@ cmd_plan(int argc, char **argv)
 		fputs(usage_plan, stderr);
 		return EXIT_USAGE;
 	}
-	if (config_load(&cfg, path) != 0) {
-		fprintf(stderr, "ferry: %s\n", err_msg());
-		return 1;
-	}
-	if ((repo = config_repo_by_name(cfg, name)) == NULL) {
-		fprintf(stderr, "ferry: repository %s is not in %s\n", name,
-		    path);
+	if (cli_pipeline_load(&cp, path, name, sha) != 0) {
+		if (cp.reason != NULL)
+			printf("%s\n", cp.reason);
 		goto out;
 	}
-	dir = xasprintf("%s/mirrors", cfg->data_dir);
-	if (repo_cache_new(&rc, dir, FETCH_TIMEOUT_MS) != 0) {
-		fprintf(stderr, "ferry: %s\n", err_msg());
-		goto out;
-	}
-	if (runner_pipeline_load(&p, &reason, cfg, rc, repo, sha) != 0) {
-		printf("%s\n", reason);
-		goto out;
-	}
-	if (pipeline_plan_format(&plan, p) != 0) {
+	if (pipeline_plan_format(&plan, cp.p) != 0) {
 		printf("%s\n", err_msg());
 		goto out;
 	}
-	printf("%s@%.12s:%s: %zu step%s, %s\n%s", repo->name, sha,
-	    repo->pipeline, p->nsteps, p->nsteps == 1 ? "" : "s",
-	    p->dag ? "a DAG" : "in order", plan);
+	printf("%s@%.12s:%s: %zu step%s, %s\n%s", cp.repo->name, sha,
+	    cp.repo->pipeline, cp.p->nsteps, cp.p->nsteps == 1 ? "" : "s",
+	    cp.p->dag ? "a DAG" : "in order", plan);
 	free(plan);
 	ret = 0;
 out:
-	pipeline_free(p);
-	free(reason);
-	free(dir);
-	repo_cache_free(rc);
-	config_free(cfg);
+	cli_pipeline_dispose(&cp);
+	return ret;
+}
+
+static int
+cmd_render(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "repo", required_argument, NULL, 'r' },
+		{ "commit", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "run", required_argument, NULL, 'i' },
+		{ "branch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_pipeline		 cp;
+	const char			*env = getenv("FERRY_CONFIG");
+	const char			*path, *name = NULL, *sha = NULL;
+	const char			*format = "yaml", *branch = NULL;
+	char				*text = NULL;
+	int64_t				 run_id = 0;
+	int				 c, ret = 1;
+
+	path = env != NULL && *env != '\0' ? env : DEFAULT_CONFIG;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:r:s:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			name = optarg;
+			break;
+		case 's':
+			sha = optarg;
+			break;
+		case 'o':
+			format = optarg;
+			break;
+		case 'b':
+			branch = optarg;
+			break;
+		case 'i':
+			if (parse_int64(&run_id, optarg, 0, INT64_MAX) != 0) {
+				fprintf(stderr, "ferry: --run: %s\n",
+				    err_msg());
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(usage_render, stdout);
+			return 0;
+		default:
+			fputs(usage_render, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (name == NULL || sha == NULL || optind != argc ||
+	    (strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0)) {
+		if (optind != argc)
+			fprintf(stderr, "ferry: unexpected argument %s\n",
+			    argv[optind]);
+		fputs(usage_render, stderr);
+		return EXIT_USAGE;
+	}
+	if (cli_pipeline_load(&cp, path, name, sha) != 0) {
+		if (cp.reason != NULL)
+			fprintf(stderr, "ferry: %s\n", cp.reason);
+		goto out;
+	}
+	if (kube_render(&text, cp.cfg, cp.repo, cp.p, run_id, branch, sha,
+	    strcmp(format, "json") == 0) != 0) {
+		fprintf(stderr, "ferry: %s\n", err_msg());
+		goto out;
+	}
+	if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
+		fprintf(stderr, "ferry: cannot write the manifests\n");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(text);
+	cli_pipeline_dispose(&cp);
 	return ret;
 }
 
@@ -579,7 +715,7 @@ main(int argc, char **argv)
 		{ "migrate", cmd_migrate },
 		{ "lint", cmd_lint },
 		{ "plan", cmd_plan },
-		{ "render", kube_render_main },
+		{ "render", cmd_render },
 		{ "version", cmd_version },
 	};
 	cJSON_Hooks	hooks = { json_malloc, free };
