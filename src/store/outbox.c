@@ -339,19 +339,15 @@ int
 store_outbox_count(int *n_out, struct store *st)
 {
 	sqlite3_stmt	*s;
+	int64_t		 n;
 	int		 rc;
 
 	store_owned(st);
 	*n_out = 0;
-	if ((rc = stmt_get(&s, st, SQL_OUTBOX_COUNT)) != 0)
+	if ((rc = stmt_get(&s, st, SQL_OUTBOX_COUNT)) != 0 ||
+	    (rc = stmt_int64(&n, NULL, st, s)) != 0)
 		return rc;
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		rc = store_err(st, rc);
-		stmt_done(s);
-		return rc;
-	}
-	*n_out = sqlite3_column_int(s, 0);
-	stmt_done(s);
+	*n_out = (int)n;
 	return 0;
 }
 

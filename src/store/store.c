@@ -370,6 +370,32 @@ write_release(struct store *st)
 	pthread_mutex_unlock(&store_write_mtx);
 }
 
+/*
+ * Runs s (bound) for its first row's first column: *out, and *found_out
+ * (may be NULL) true; no row: 0 and false. Resets s.
+ */
+int
+stmt_int64(int64_t *out, bool *found_out, struct store *st, sqlite3_stmt *s)
+{
+	int	rc;
+
+	*out = 0;
+	if (found_out != NULL)
+		*found_out = false;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		if (found_out != NULL)
+			*found_out = true;
+	} else if (rc != SQLITE_DONE) {
+		rc = store_err(st, rc);
+		stmt_done(s);
+		return rc;
+	}
+	stmt_done(s);
+	return 0;
+}
+
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 
 int
@@ -688,29 +714,17 @@ static int
 db_version(int *out, struct store *st)
 {
 	sqlite3_stmt	*s;
+	int64_t		 v;
 	int		 rc;
 
 	*out = 0;
-	if ((rc = stmt_get(&s, st, SQL_HAS_MIGRATIONS)) != 0)
+	if ((rc = stmt_get(&s, st, SQL_HAS_MIGRATIONS)) != 0 ||
+	    (rc = stmt_int64(&v, NULL, st, s)) != 0 || v == 0)
 		return rc;
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		rc = store_err(st, rc);
-		stmt_done(s);
+	if ((rc = stmt_get(&s, st, SQL_DB_VERSION)) != 0 ||
+	    (rc = stmt_int64(&v, NULL, st, s)) != 0)
 		return rc;
-	}
-	rc = sqlite3_column_int(s, 0);
-	stmt_done(s);
-	if (rc == 0)
-		return 0;
-	if ((rc = stmt_get(&s, st, SQL_DB_VERSION)) != 0)
-		return rc;
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		rc = store_err(st, rc);
-		stmt_done(s);
-		return rc;
-	}
-	*out = sqlite3_column_int(s, 0);
-	stmt_done(s);
+	*out = (int)v;
 	return 0;
 }
 
@@ -1199,16 +1213,7 @@ delivery_find(int64_t *run_out, struct store *st, const char *provider,
 		return rc;
 	bind_text(s, 1, provider);
 	bind_text(s, 2, delivery_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*run_out = sqlite3_column_int64(s, 0);
-	else if (rc != SQLITE_DONE) {
-		rc = store_err(st, rc);
-		stmt_done(s);
-		return rc;
-	}
-	stmt_done(s);
-	return 0;
+	return stmt_int64(run_out, NULL, st, s);
 }
 
 static const char SQL_RUN_INSERT[] =
@@ -1370,19 +1375,16 @@ static int
 steps_any(bool *out, struct store *st, int64_t run_id)
 {
 	sqlite3_stmt	*s;
+	int64_t		 v;
 	int		 rc;
 
 	*out = false;
 	if ((rc = stmt_get(&s, st, SQL_STEPS_ANY)) != 0)
 		return rc;
 	bind_int64(s, 1, run_id);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		rc = store_err(st, rc);
-		stmt_done(s);
+	if ((rc = stmt_int64(&v, NULL, st, s)) != 0)
 		return rc;
-	}
-	*out = sqlite3_column_int(s, 0) != 0;
-	stmt_done(s);
+	*out = v != 0;
 	return 0;
 }
 
@@ -1797,6 +1799,8 @@ int
 store_run_cancel_requested(bool *out, struct store *st, int64_t run_id)
 {
 	sqlite3_stmt	*s;
+	int64_t		 v;
+	bool		 found;
 	int		 rc;
 
 	STORE_OWNED(st);
@@ -1804,19 +1808,12 @@ store_run_cancel_requested(bool *out, struct store *st, int64_t run_id)
 	if ((rc = stmt_get(&s, st, SQL_CANCEL_REQUESTED)) != 0)
 		return rc;
 	bind_int64(s, 1, run_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		stmt_done(s);
+	if ((rc = stmt_int64(&v, &found, st, s)) != 0)
+		return rc;
+	if (!found)
 		return err_set(ERR_NOTFOUND, "run %" PRId64 " not found",
 		    run_id);
-	}
-	if (rc != SQLITE_ROW) {
-		rc = store_err(st, rc);
-		stmt_done(s);
-		return rc;
-	}
-	*out = sqlite3_column_int(s, 0) != 0;
-	stmt_done(s);
+	*out = v != 0;
 	return 0;
 }
 
@@ -1845,16 +1842,7 @@ store_deploy_superseded(int64_t *newer_out, struct store *st,
 		return rc;
 	bind_text(s, 1, repo);
 	bind_int64(s, 2, run_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*newer_out = sqlite3_column_int64(s, 0);
-	else if (rc != SQLITE_DONE) {
-		rc = store_err(st, rc);
-		stmt_done(s);
-		return rc;
-	}
-	stmt_done(s);
-	return 0;
+	return stmt_int64(newer_out, NULL, st, s);
 }
 
 /* Source tokens. */

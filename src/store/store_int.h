@@ -5,6 +5,7 @@
 #ifndef FERRY_STORE_INT_H
 #define FERRY_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,8 @@ int	 stmt_get(struct sqlite3_stmt **out, struct store *st,
 	    const char *sql);
 void	 stmt_done(struct sqlite3_stmt *s);
 int	 stmt_exec(struct store *st, struct sqlite3_stmt *s);
+int	 stmt_int64(int64_t *out, bool *found_out, struct store *st,
+	    struct sqlite3_stmt *s);
 void	 bind_text(struct sqlite3_stmt *s, int i, const char *v);
 void	 bind_int64(struct sqlite3_stmt *s, int i, int64_t v);
 char	*col_strdup(struct sqlite3_stmt *s, int i);
