@@ -188,8 +188,13 @@ run_final() {
 }
 
 # wait_run ID [SECONDS]: waits for the run to end, prints its status.
+# Under valgrind (tests/valgrind.sh) ferry runs many times slower: four
+# times the wait.
 wait_run() {
-	wait_until "${2:-60}" run_final "$1"
+	local t=${2:-60}
+
+	[ -n "${FERRY_UNDER_VALGRIND:-}" ] && t=$((t * 4))
+	wait_until "$t" run_final "$1"
 	run_status "$1"
 }
 

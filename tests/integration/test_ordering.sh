@@ -81,7 +81,7 @@ wait_run "$RA" 60 >/dev/null
 wait_run "$RB" 60 >/dev/null
 read -r a0 a1 <<<"$(times "$RA" deploy)"
 read -r b0 b1 <<<"$(times "$RB" deploy)"
-check "two runs' deploy steps did not overlap" \
+check "two runs' deploy steps did not overlap ($a0-$a1, $b0-$b1)" \
     bash -c "[ $a1 -le $b0 ] || [ $b1 -le $a0 ]"
 check "both runs were executing at once (concurrency 2)" \
     bash -c "[ \$(( $(run_started "$RB") - $(run_started "$RA") )) -lt 1500 ]"
