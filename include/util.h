@@ -6,6 +6,7 @@
 #ifndef FERRY_UTIL_H
 #define FERRY_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,13 @@ bool	 ct_streq(const char *a, const char *b);
 int64_t	 time_now_ms(void);
 /* Monotonic clock, milliseconds. */
 int64_t	 time_mono_ms(void);
+/*
+ * A condition variable whose timed waits use CLOCK_MONOTONIC (a clock
+ * set back or forward does not stretch them), and a wait on it of at
+ * most ms milliseconds (< 0: 0) with m held.
+ */
+void	 cond_init_mono(pthread_cond_t *cv);
+void	 cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *m, int64_t ms);
 /* "2026-11-26T12:00:00.123Z" into out (at least TIME_RFC3339_LEN bytes). */
 #define TIME_RFC3339_LEN	32
 void	 time_format_rfc3339(char *out, size_t outsz, int64_t unix_ms);

@@ -69,7 +69,6 @@ struct events *
 events_new(size_t ring, size_t max_subs, int64_t first_id)
 {
 	struct events		*ev;
-	pthread_condattr_t	 ca;
 
 	ASSERT(ring >= 1 && max_subs >= 1 && first_id >= 1);
 	ev = xcalloc(1, sizeof(*ev));
@@ -79,10 +78,7 @@ events_new(size_t ring, size_t max_subs, int64_t first_id)
 	ev->first_id = first_id;
 	ev->next_id = first_id;
 	pthread_mutex_init(&ev->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ev->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_mono(&ev->cv);
 	return ev;
 }
 
@@ -262,35 +258,13 @@ oldest_id(const struct events *ev)
 	return o > ev->skipped ? o : ev->skipped + 1;
 }
 
-static void
-deadline_after(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool
-deadline_passed(const struct timespec *ts)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec &&
-	    now.tv_nsec >= ts->tv_nsec);
-}
-
 enum events_next
 events_next(char **text_out, size_t *len_out, int64_t *id_out,
     struct events_sub *sub, int64_t timeout_ms)
 {
 	struct events	*ev = sub->ev;
 	struct ev_chunk	*c = NULL;
-	struct timespec	 deadline;
+	int64_t		 deadline = 0;
 	enum events_next r;
 	char		 head[32];
 	char		*text;
@@ -303,7 +277,7 @@ events_next(char **text_out, size_t *len_out, int64_t *id_out,
 	if (id_out != NULL)
 		*id_out = 0;
 	if (timeout_ms > 0)
-		deadline_after(&deadline, timeout_ms);
+		deadline = time_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&ev->mtx);
 	for (;;) {
 		if (ev->closed) {
@@ -326,11 +300,11 @@ events_next(char **text_out, size_t *len_out, int64_t *id_out,
 			r = EVENTS_EVENT;
 			break;
 		}
-		if (timeout_ms <= 0 || deadline_passed(&deadline)) {
+		if (timeout_ms <= 0 || time_mono_ms() >= deadline) {
 			r = EVENTS_TIMEOUT;
 			break;
 		}
-		(void)pthread_cond_timedwait(&ev->cv, &ev->mtx, &deadline);
+		cond_wait_ms(&ev->cv, &ev->mtx, deadline - time_mono_ms());
 	}
 	pthread_mutex_unlock(&ev->mtx);
 	if (c == NULL)

@@ -220,34 +220,6 @@ streq(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static void
-cv_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t	ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-static void
-cv_wait_ms(pthread_cond_t *cv, pthread_mutex_t *m, int64_t ms)
-{
-	struct timespec	ts;
-
-	if (ms < 1)
-		ms = 1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	(void)pthread_cond_timedwait(cv, m, &ts);
-}
-
 static int
 kx_set(struct exec_result *res, enum exec_outcome outcome, int code,
     const char *fmt, ...) PRINTFLIKE(4, 5);
@@ -379,7 +351,7 @@ kr_pause(struct krun *kr, int64_t ms)
 {
 	pthread_mutex_lock(&kr->mtx);
 	if (!atomic_load(&kr->stop))
-		cv_wait_ms(&kr->cv, &kr->mtx, ms);
+		cond_wait_ms(&kr->cv, &kr->mtx, ms);
 	pthread_mutex_unlock(&kr->mtx);
 }
 
@@ -502,7 +474,7 @@ kr_acquire(struct krun **out, struct exec_kube *ex, int64_t run_id,
 		kr->selector = xasprintf("%s=%s", KUBE_LABEL_RUN, id);
 		atomic_init(&kr->stop, false);
 		pthread_mutex_init(&kr->mtx, NULL);
-		cv_init(&kr->cv);
+		cond_init_mono(&kr->cv);
 		for (i = 0; i < KR_NKINDS; i++)
 			kr->cache[i] = cJSON_CreateObject();
 		kr->refs = 1;		/* the list's */
@@ -1200,7 +1172,7 @@ kt_follow(struct kube_task *t, struct exec_result *res)
 				break;
 			}
 		}
-		cv_wait_ms(&kr->cv, &kr->mtx, KX_TICK_MS);
+		cond_wait_ms(&kr->cv, &kr->mtx, KX_TICK_MS);
 	}
 	pthread_mutex_unlock(&kr->mtx);
 	free(pod);
@@ -1768,7 +1740,7 @@ kx_sweep_main(void *arg)
 		kx_sweep(ex);
 		pthread_mutex_lock(&ex->mtx);
 		if (!ex->stopping)
-			cv_wait_ms(&ex->cv, &ex->mtx, ex->sweep_ms);
+			cond_wait_ms(&ex->cv, &ex->mtx, ex->sweep_ms);
 	}
 	pthread_mutex_unlock(&ex->mtx);
 	return NULL;
@@ -1795,7 +1767,7 @@ kx_free(struct exec *base)
 		pthread_mutex_lock(&ex->mtx);
 	}
 	while (ex->nthreads > 0)
-		cv_wait_ms(&ex->cv, &ex->mtx, 1000);
+		cond_wait_ms(&ex->cv, &ex->mtx, 1000);
 	pthread_mutex_unlock(&ex->mtx);
 	kube_free(ex->k);
 	pthread_cond_destroy(&ex->cv);
@@ -1845,7 +1817,7 @@ exec_kube_new(struct exec **out, const struct exec_kube_opts *o)
 	ex->prefix = xstrndup(probe, n);
 	free(probe);
 	pthread_mutex_init(&ex->mtx, NULL);
-	cv_init(&ex->cv);
+	cond_init_mono(&ex->cv);
 	if ((rc = pthread_create(&ex->sweeper, NULL, kx_sweep_main, ex)) !=
 	    0) {
 		rc = err_set(ERR_FAIL, "cannot start a thread: %s",

@@ -148,27 +148,6 @@ struct http_stream {
 static size_t	url_decode(char *s, bool form);
 static void	req_free(struct http_req *req);
 
-/*
- * Waits on cv for at most ms milliseconds (the condition variable uses
- * CLOCK_MONOTONIC). Requires srv->mtx.
- */
-static void
-http_cond_wait_ms(struct http_server *srv, int64_t ms)
-{
-	struct timespec	ts;
-
-	if (ms < 0)
-		ms = 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&srv->cv, &srv->mtx, &ts);
-}
-
 static void
 http_sleep_ms(long ms)
 {
@@ -221,7 +200,7 @@ http_reaper_main(void *arg)
 
 	pthread_mutex_lock(&srv->mtx);
 	while (!srv->reaper_stop) {
-		http_cond_wait_ms(srv, HTTP_REAPER_MS);
+		cond_wait_ms(&srv->cv, &srv->mtx, HTTP_REAPER_MS);
 		now = time_mono_ms();
 		for (c = srv->conns; c != NULL; c = c->next) {
 			if (c->streaming || c->cut || now < c->deadline_ms)
@@ -946,7 +925,6 @@ http_server_start(struct http_server **out, const struct http_opts *opts,
 {
 	struct http_server		*srv;
 	struct sockaddr_storage		 ss;
-	pthread_condattr_t		 ca;
 	const union MHD_DaemonInfo	*di;
 	unsigned int			 flags, idle_s;
 	int				 rc;
@@ -975,10 +953,7 @@ http_server_start(struct http_server **out, const struct http_opts *opts,
 	srv->idle_timeout_ms = opts->idle_timeout_ms;
 	atomic_init(&srv->stopping, false);
 	pthread_mutex_init(&srv->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_mono(&srv->cv);
 
 	idle_s = (unsigned int)((opts->idle_timeout_ms + 999) / 1000);
 	srv->daemon = MHD_start_daemon(flags, (uint16_t)opts->port,
@@ -1042,7 +1017,8 @@ http_server_stop(struct http_server *srv)
 	deadline = time_mono_ms() + wait_ms;
 	pthread_mutex_lock(&srv->mtx);
 	while (srv->active > 0 && time_mono_ms() < deadline)
-		http_cond_wait_ms(srv, deadline - time_mono_ms());
+		cond_wait_ms(&srv->cv, &srv->mtx,
+		    deadline - time_mono_ms());
 	pthread_mutex_unlock(&srv->mtx);
 
 	MHD_stop_daemon(srv->daemon);

@@ -881,19 +881,9 @@ deliver(struct report *rep, struct store *st, struct httpc *h,
 static bool
 sender_wait(struct report *rep, int64_t ms)
 {
-	struct timespec	ts;
-
 	pthread_mutex_lock(&rep->mtx);
-	if (!rep->pending && !atomic_load(&rep->stopping) && ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		(void)pthread_cond_timedwait(&rep->cv, &rep->mtx, &ts);
-	}
+	if (!rep->pending && !atomic_load(&rep->stopping) && ms > 0)
+		cond_wait_ms(&rep->cv, &rep->mtx, ms);
 	rep->pending = false;
 	pthread_mutex_unlock(&rep->mtx);
 	return !atomic_load(&rep->stopping);
@@ -982,7 +972,6 @@ report_start(struct report **out, const struct config *cfg,
     const char *db_path)
 {
 	struct report		*rep;
-	pthread_condattr_t	 ca;
 	size_t			 i;
 	int			 rc;
 
@@ -994,10 +983,7 @@ report_start(struct report **out, const struct config *cfg,
 	    UINT64_C(0x9e3779b97f4a7c15);
 	atomic_init(&rep->stopping, false);
 	pthread_mutex_init(&rep->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&rep->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_mono(&rep->cv);
 	for (i = 0; i < cfg->nrepos; i++)
 		if (repo_reports(&cfg->repos[i]))
 			rep->active = true;

@@ -787,18 +787,9 @@ all_settled(const struct run_exec *re)
 static void
 wait_tick(struct run_exec *re)
 {
-	struct timespec	ts;
-
 	pthread_mutex_lock(&re->mtx);
-	if (re->ended == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += RUNNER_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		(void)pthread_cond_timedwait(&re->cv, &re->mtx, &ts);
-	}
+	if (re->ended == 0)
+		cond_wait_ms(&re->cv, &re->mtx, RUNNER_TICK_MS);
 	re->ended = 0;
 	pthread_mutex_unlock(&re->mtx);
 }
@@ -1027,17 +1018,13 @@ static void
 run_execute(struct runner_ctx *ctx, struct run *run)
 {
 	struct run_exec		 re;
-	pthread_condattr_t	 ca;
 	char			*reason = NULL;
 
 	memset(&re, 0, sizeof(re));
 	re.ctx = ctx;
 	re.run = run;
 	pthread_mutex_init(&re.mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&re.cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_mono(&re.cv);
 	log_info("run=%" PRId64 " repo=%s commit=%.12s started (worker %d, "
 	    "attempt %d)", run->id, run->repo, run->commit, ctx->index,
 	    run->attempts);

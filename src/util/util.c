@@ -309,6 +309,34 @@ time_mono_ms(void)
 }
 
 void
+cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t	ca;
+
+	ASSERT(pthread_condattr_init(&ca) == 0);
+	ASSERT(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0);
+	ASSERT(pthread_cond_init(cv, &ca) == 0);
+	pthread_condattr_destroy(&ca);
+}
+
+void
+cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *m, int64_t ms)
+{
+	struct timespec	ts;
+
+	if (ms < 0)
+		ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(cv, m, &ts);
+}
+
+void
 time_format_rfc3339(char *out, size_t outsz, int64_t unix_ms)
 {
 	struct tm	tm;

@@ -31,21 +31,6 @@ struct worker_arg {
 	int			 index;
 };
 
-static void
-cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mtx, int ms)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	(void)pthread_cond_timedwait(cv, mtx, &ts);
-}
-
 static void *
 worker_main(void *p)
 {
@@ -78,7 +63,6 @@ worker_pool_start(struct worker_pool **out, const struct worker_opts *o)
 {
 	struct worker_pool	*wp;
 	struct worker_arg	*wa;
-	pthread_condattr_t	 ca;
 	int			 i, e;
 
 	ASSERT(o->threads >= 1 && o->run != NULL && o->ctx_new != NULL);
@@ -88,10 +72,7 @@ worker_pool_start(struct worker_pool **out, const struct worker_opts *o)
 	if (wp->o.poll_ms <= 0)
 		wp->o.poll_ms = 2000;
 	pthread_mutex_init(&wp->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&wp->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_mono(&wp->cv);
 	atomic_init(&wp->stopping, false);
 	wp->threads = xcalloc((size_t)o->threads, sizeof(pthread_t));
 	for (i = 0; i < o->threads; i++) {
