@@ -418,6 +418,17 @@ int	 kube_manifest_job(struct cJSON **out, const struct kube_run *r,
 	    const struct kube_step *s);
 
 /*
+ * Appends a run's sandbox to arr, in creation order: Namespace,
+ * ServiceAccounts, ResourceQuota, LimitRange, NetworkPolicies (deny,
+ * egress, and deploy when deploy), Secrets (source, and the steps'
+ * named secret_names when nsecrets > 0), the deploy RoleBinding. The
+ * caller decides deploy (kube_run_can_deploy). On error arr holds what
+ * was appended before it.
+ */
+int	 kube_manifests_sandbox(struct cJSON *arr, const struct kube_run *r,
+	    const char *const *secret_names, size_t nsecrets, bool deploy,
+	    bool redact);
+/*
  * Every object the run would create, in creation order, as a cJSON
  * array: Namespace, ServiceAccounts, ResourceQuota, LimitRange,
  * NetworkPolicies (deny, egress, deploy), Secrets (source, steps), the

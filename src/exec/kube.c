@@ -1580,37 +1580,14 @@ kx_run_begin(struct exec *base, const struct exec_run *run)
 	deploy = run->deploy && kube_run_can_deploy(&r);
 
 	objs = cJSON_CreateArray();
-	cJSON_AddItemToArray(objs, kube_manifest_namespace(&r));
-	cJSON_AddItemToArray(objs, kube_manifest_serviceaccount(&r,
-	    KUBE_SA_STEP));
-	if (deploy)
-		cJSON_AddItemToArray(objs, kube_manifest_serviceaccount(&r,
-		    KUBE_SA_DEPLOY));
-	cJSON_AddItemToArray(objs, kube_manifest_quota(&r));
-	cJSON_AddItemToArray(objs, kube_manifest_limitrange(&r));
-	cJSON_AddItemToArray(objs, kube_manifest_netpol_deny(&r));
-	if ((rc = kube_manifest_netpol_egress(&o, &r)) != 0)
+	names = xcalloc(run->nsecrets + 1, sizeof(*names));
+	for (i = 0; i < run->nsecrets; i++)
+		names[i] = run->secrets[i].name;
+	rc = kube_manifests_sandbox(objs, &r, names, run->nsecrets, deploy,
+	    false);
+	free(names);
+	if (rc != 0)
 		goto out;
-	cJSON_AddItemToArray(objs, o);
-	if (deploy)
-		cJSON_AddItemToArray(objs, kube_manifest_netpol_deploy(&r));
-	cJSON_AddItemToArray(objs, kube_manifest_source_secret(&r));
-	if (run->nsecrets > 0) {
-		names = xcalloc(run->nsecrets, sizeof(*names));
-		for (i = 0; i < run->nsecrets; i++)
-			names[i] = run->secrets[i].name;
-		rc = kube_manifest_secret(&o, &r, names, run->nsecrets,
-		    false);
-		free(names);
-		if (rc != 0)
-			goto out;
-		cJSON_AddItemToArray(objs, o);
-	}
-	if (deploy) {
-		if ((rc = kube_manifest_rolebinding(&o, &r)) != 0)
-			goto out;
-		cJSON_AddItemToArray(objs, o);
-	}
 	/* The namespace first: everything else lives in it. */
 	if ((rc = kube_create(NULL, NULL, ex->k, objs->child)) == 0) {
 		kx_follow_early(ex, run);

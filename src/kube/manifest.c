@@ -891,6 +891,43 @@ kube_manifest_job(cJSON **out, const struct kube_run *r,
 /* The whole run */
 
 int
+kube_manifests_sandbox(cJSON *arr, const struct kube_run *r,
+    const char *const *secret_names, size_t nsecrets, bool deploy,
+    bool redact)
+{
+	cJSON	*o;
+	int	 rc;
+
+	cJSON_AddItemToArray(arr, kube_manifest_namespace(r));
+	cJSON_AddItemToArray(arr, kube_manifest_serviceaccount(r,
+	    KUBE_SA_STEP));
+	if (deploy)
+		cJSON_AddItemToArray(arr, kube_manifest_serviceaccount(r,
+		    KUBE_SA_DEPLOY));
+	cJSON_AddItemToArray(arr, kube_manifest_quota(r));
+	cJSON_AddItemToArray(arr, kube_manifest_limitrange(r));
+	cJSON_AddItemToArray(arr, kube_manifest_netpol_deny(r));
+	if ((rc = kube_manifest_netpol_egress(&o, r)) != 0)
+		return rc;
+	cJSON_AddItemToArray(arr, o);
+	if (deploy)
+		cJSON_AddItemToArray(arr, kube_manifest_netpol_deploy(r));
+	cJSON_AddItemToArray(arr, kube_manifest_source_secret(r));
+	if (nsecrets > 0) {
+		if ((rc = kube_manifest_secret(&o, r, secret_names, nsecrets,
+		    redact)) != 0)
+			return rc;
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (deploy) {
+		if ((rc = kube_manifest_rolebinding(&o, r)) != 0)
+			return rc;
+		cJSON_AddItemToArray(arr, o);
+	}
+	return 0;
+}
+
+int
 kube_manifests_run(cJSON **out, const struct kube_run *r,
     const struct pipeline *p, bool redact)
 {
@@ -920,31 +957,9 @@ kube_manifests_run(cJSON **out, const struct kube_run *r,
 		}
 	}
 	deploy = deploy && kube_run_can_deploy(r);
-	cJSON_AddItemToArray(arr, kube_manifest_namespace(r));
-	cJSON_AddItemToArray(arr, kube_manifest_serviceaccount(r,
-	    KUBE_SA_STEP));
-	if (deploy)
-		cJSON_AddItemToArray(arr, kube_manifest_serviceaccount(r,
-		    KUBE_SA_DEPLOY));
-	cJSON_AddItemToArray(arr, kube_manifest_quota(r));
-	cJSON_AddItemToArray(arr, kube_manifest_limitrange(r));
-	cJSON_AddItemToArray(arr, kube_manifest_netpol_deny(r));
-	if ((rc = kube_manifest_netpol_egress(&o, r)) != 0)
+	if ((rc = kube_manifests_sandbox(arr, r, names, n, deploy,
+	    redact)) != 0)
 		goto out;
-	cJSON_AddItemToArray(arr, o);
-	if (deploy)
-		cJSON_AddItemToArray(arr, kube_manifest_netpol_deploy(r));
-	cJSON_AddItemToArray(arr, kube_manifest_source_secret(r));
-	if (n > 0) {
-		if ((rc = kube_manifest_secret(&o, r, names, n, redact)) != 0)
-			goto out;
-		cJSON_AddItemToArray(arr, o);
-	}
-	if (deploy) {
-		if ((rc = kube_manifest_rolebinding(&o, r)) != 0)
-			goto out;
-		cJSON_AddItemToArray(arr, o);
-	}
 	for (i = 0; i < p->nsteps; i++) {
 		const struct pipeline_step	*ps = &p->steps[order[i]];
 		struct kube_step		 ks;
