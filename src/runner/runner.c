@@ -173,6 +173,16 @@ deploy_unlock(struct runner *r, const char *repo)
 	pthread_mutex_unlock(&r->deploy_mtx);
 }
 
+/* Lets go of the deploy lock if step i holds it. */
+static void
+deploy_release(struct run_exec *re, size_t i)
+{
+	if (!re->holds_deploy[i])
+		return;
+	deploy_unlock(re->ctx->r, re->run->repo);
+	re->holds_deploy[i] = false;
+}
+
 /* --- worker hooks --------------------------------------------------------- */
 
 void *
@@ -639,10 +649,7 @@ steps_reap(struct run_exec *re)
 		    res.exit_code : -1, reason);
 		free(reason);
 		/* Released only once the end is recorded: no overlap. */
-		if (re->holds_deploy[i]) {
-			deploy_unlock(re->ctx->r, re->run->repo);
-			re->holds_deploy[i] = false;
-		}
+		deploy_release(re, i);
 	}
 }
 
@@ -726,10 +733,7 @@ steps_start(struct run_exec *re)
 
 			exec_log_close(re->logs[i]);
 			re->logs[i] = NULL;
-			if (re->holds_deploy[i]) {
-				deploy_unlock(re->ctx->r, re->run->repo);
-				re->holds_deploy[i] = false;
-			}
+			deploy_release(re, i);
 			re->states[i] = PIPELINE_DONE_FAIL;
 			step_set(re, i, STEP_ERROR, -1, reason);
 			free(reason);
@@ -886,10 +890,7 @@ steps_resume(struct run_exec *re)
 			}
 			exec_log_close(re->logs[i]);
 			re->logs[i] = NULL;
-			if (re->holds_deploy[i]) {
-				deploy_unlock(re->ctx->r, re->run->repo);
-				re->holds_deploy[i] = false;
-			}
+			deploy_release(re, i);
 			re->states[i] = PIPELINE_DONE_FAIL;
 			step_set(re, i, STEP_ERROR, -1,
 			    "interrupted by server restart");
