@@ -54,9 +54,9 @@ int	 hook_github_body(char **out, size_t *len_out,
  * A parsed event body, so that a webhook's body is parsed once: the
  * repository name is known as soon as it is parsed (to find the secret),
  * the push is built from the same scan after the signature check. The
- * doc keeps its own copy of json. hook_*_doc: ERR_INVALID with a message
- * for malformed JSON or a missing repository name, as hook_*_repo. *out
- * is the caller's (hook_doc_free).
+ * doc reads json in place: it must stay unchanged until hook_doc_free.
+ * hook_*_doc: ERR_INVALID with a message for malformed JSON or a missing
+ * repository name, as hook_*_repo. *out is the caller's (hook_doc_free).
  */
 struct hook_doc;
 

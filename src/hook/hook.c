@@ -368,9 +368,8 @@ hook_push_ignored(char *why_out, size_t whysz, const struct push *p,
 
 struct hook_doc {
 	const struct hook_provider	*prov;
-	struct hook_json		 json;	/* tokens over text */
+	struct hook_json		 json;	/* tokens over the body */
 	char				*repo;	/* capped copy */
-	char				 text[];	/* the body */
 };
 
 void
@@ -383,7 +382,7 @@ hook_doc_free(struct hook_doc *d)
 	free(d);
 }
 
-/* Scans a copy of json and finds the repository name with prov. */
+/* Scans json in place and finds the repository name with prov. */
 static int
 doc_new(struct hook_doc **out, const struct hook_provider *prov,
     const char *json, size_t len)
@@ -395,12 +394,10 @@ doc_new(struct hook_doc **out, const struct hook_provider *prov,
 	ASSERT(out != NULL);
 	ASSERT(json != NULL || len == 0);
 	*out = NULL;
-	d = xmalloc(sizeof(*d) + len);
+	d = xmalloc(sizeof(*d));
 	d->prov = prov;
 	d->repo = NULL;
-	if (len > 0)
-		memcpy(d->text, json, len);
-	if ((rc = hook_json_parse(&d->json, d->text, len)) != 0) {
+	if ((rc = hook_json_parse(&d->json, json, len)) != 0) {
 		free(d);
 		return rc;
 	}
